@@ -1,0 +1,1 @@
+"""CRM client, embedded CRM, local store and outbox. Never imports QtWidgets."""
