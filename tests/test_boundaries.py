@@ -34,10 +34,11 @@ def test_core_packages_never_import_the_ui(package: str) -> None:
 
 
 def test_only_one_module_knows_pjsua2_states() -> None:
+    marker = "PJSIP_INV_" + "STATE_"  # spelled apart so this file does not match itself
     knowing = [
         str(path.relative_to(ROOT))
         for path in sorted(ROOT.glob("**/*.py"))
         if ".venv" not in path.parts
-        and "PJSIP_INV_STATE_" in path.read_text(encoding="utf-8")
+        and marker in path.read_text(encoding="utf-8")
     ]
     assert knowing == ["softphone/engine/states.py"]
