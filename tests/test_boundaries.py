@@ -38,7 +38,6 @@ def test_only_one_module_knows_pjsua2_states() -> None:
     knowing = [
         str(path.relative_to(ROOT))
         for path in sorted(ROOT.glob("**/*.py"))
-        if ".venv" not in path.parts
-        and marker in path.read_text(encoding="utf-8")
+        if ".venv" not in path.parts and marker in path.read_text(encoding="utf-8")
     ]
     assert knowing == ["softphone/engine/states.py"]
