@@ -29,12 +29,14 @@ from phonenumbers import geocoder
 from phonenumbers import timezone as pn_timezone
 
 from crmclient.errors import NumberError
+from crmclient.models import CallerId
 
 __all__ = [
     "CalleeInfo",
     "DialNumber",
     "callee_info",
     "choose_caller_id",
+    "pick_caller_id",
     "dial_string",
     "normalize",
     "parse",
@@ -229,6 +231,32 @@ def choose_caller_id(destination: str, caller_ids: Sequence[str], default: str) 
     if default in same_code or not same_code:
         return default
     return same_code[0]
+
+
+def pick_caller_id(destination: str, caller_ids: Sequence[CallerId]) -> CallerId | None:
+    """The provisioned caller-ID for a call to ``destination`` (E.164).
+
+    The one whose declared country is the callee's (a +91 call gets the India number),
+    then one sharing the calling code (+1), else the default, else the first; None when
+    the account has none.
+    """
+    if not caller_ids:
+        return None
+    try:
+        parsed = pn.parse(destination, None)
+    except pn.NumberParseException:
+        parsed = None
+    if parsed is not None:
+        code = parsed.country_code or 0
+        region = pn.region_code_for_number(parsed) or pn.region_code_for_country_code(code)
+        for caller_id in caller_ids:
+            if caller_id.country == region:
+                return caller_id
+        # Same calling code, other region (+1 Canada from a US number): still a local call.
+        same_code = [c for c in caller_ids if pn.country_code_for_region(c.country) == code]
+        if same_code:
+            return next((c for c in same_code if c.is_default), same_code[0])
+    return next((c for c in caller_ids if c.is_default), caller_ids[0])
 
 
 def _parsed(numbers: Iterable[str]) -> Iterable[tuple[pn.PhoneNumber, str]]:

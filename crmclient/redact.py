@@ -39,12 +39,13 @@ _SECRET_NAMES: Final = (
 )
 
 _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
-    # HTTP/SIP header lines: "Authorization: Bearer abc", "Proxy-Authorization: Digest ...".
-    # The scheme stays readable, everything after it goes.
+    # HTTP header lines: "Authorization: Bearer abc". The scheme stays readable, the rest
+    # goes. Digest (SIP) keeps its parameters: only the response (below) proves anything,
+    # and username/realm/nonce are what one debugs a failed registration with.
     (
         re.compile(
-            r"(?im)^(\s*(?:proxy-)?authorization\s*:[ \t]*)"
-            r"(?:(bearer|basic|digest|token)[ \t]+)?[^\r\n]*"
+            r"(?im)^(\s*(?:proxy-)?authorization\s*:(?![ \t]*digest\b)[ \t]*)"
+            r"(?:(bearer|basic|token)[ \t]+)?[^\r\n]*"
         ),
         r"\1\2 " + MASK,
     ),
