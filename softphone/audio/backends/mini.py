@@ -1,0 +1,201 @@
+"""miniaudio backend: PulseAudio/ALSA on Linux, WASAPI on Windows, Core Audio on macOS.
+
+Chosen over sounddevice by measurement (docs/audio.md): lower mouth-to-ear latency through
+PulseAudio, separate capture and playback streams that each keep their own clock, and no
+system PortAudio to ship. Streams ask miniaudio for mono 16 kHz int16 so the bridge never
+converts; miniaudio resamples to the device's native format in C.
+
+Callbacks bypass miniaudio's generator protocol: the capture callback hands a numpy view of
+miniaudio's buffer straight to the FIFO and playback copies the FIFO's block straight into
+miniaudio's output buffer, with no bytes objects in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import miniaudio
+import numpy as np
+from miniaudio import ffi, lib
+
+from softphone.audio.backends.base import CaptureSink, DeviceStream, PlaybackSource
+from softphone.audio.devices import AudioDevice, DeviceKind
+
+log = logging.getLogger(__name__)
+
+RATE = 16_000
+PERIOD_MS = 10
+PERIODS = 2
+APP_NAME = "Lodgestory Phone"
+
+
+def _platform_backends() -> list[Any]:
+    if sys.platform.startswith("win"):
+        return [miniaudio.Backend.WASAPI]
+    if sys.platform == "darwin":
+        return [miniaudio.Backend.COREAUDIO]
+    return [miniaudio.Backend.PULSEAUDIO, miniaudio.Backend.ALSA]
+
+
+def _id_text(raw: bytes) -> str:
+    """A stable printable id from miniaudio's opaque device id (a name for Pulse/ALSA)."""
+    body = raw.rstrip(b"\0")
+    if b"\0" in body:  # WASAPI: a wide-char string
+        try:
+            return raw.decode("utf-16-le").split("\0", 1)[0]
+        except UnicodeDecodeError:
+            return body.hex()
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        return body.hex()
+    return text if text.isprintable() and text else body.hex()
+
+
+class _Capture(miniaudio.CaptureDevice):  # type: ignore[misc]
+    def __init__(self, sink: CaptureSink, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sink = sink
+        self.failures = 0
+
+    def _data_callback(self, device: Any, output: Any, input: Any, framecount: int) -> None:
+        try:
+            view = np.frombuffer(ffi.buffer(input, framecount * 2), dtype=np.int16)
+            self._sink(view)
+        except Exception:
+            self.failures += 1
+            if self.failures <= 3:
+                log.exception("audio: capture callback failed")
+
+
+class _Playback(miniaudio.PlaybackDevice):  # type: ignore[misc]
+    def __init__(self, source: PlaybackSource, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._source = source
+        self.failures = 0
+
+    def _data_callback(self, device: Any, output: Any, input: Any, framecount: int) -> None:
+        try:
+            block = np.ascontiguousarray(self._source(framecount), dtype=np.int16)
+            ffi.memmove(output, block, min(block.nbytes, framecount * 2))
+        except Exception:
+            self.failures += 1
+            if self.failures <= 3:
+                log.exception("audio: playback callback failed")
+
+
+class MiniStream:
+    live = True
+
+    def __init__(self, device_id: str, device: Any) -> None:
+        self.device_id = device_id
+        self._device = device
+
+    def close(self) -> None:
+        device, self._device = self._device, None
+        if device is None:
+            return
+        context = device._context
+        device.close()
+        # miniaudio's Python wrapper never releases a device's context (a server
+        # connection and a thread under PulseAudio); switching devices must not leak them.
+        lib.ma_context_uninit(context)
+
+
+class MiniaudioBackend:
+    def __init__(
+        self,
+        backends: list[Any] | None = None,
+        *,
+        period_ms: int = PERIOD_MS,
+        periods: int = PERIODS,
+    ) -> None:
+        self._backends = backends or _platform_backends()
+        self._period_ms = period_ms
+        self._periods = periods
+        self._context = ffi.new("ma_context*")
+        mem = ffi.new("ma_backend[]", len(self._backends))
+        for i, b in enumerate(self._backends):
+            mem[i] = b.value
+        if lib.ma_context_init(mem, len(self._backends), ffi.NULL, self._context) != lib.MA_SUCCESS:
+            raise RuntimeError("miniaudio: no audio system available")
+        if self._context[0].backend == lib.ma_backend_null:
+            lib.ma_context_uninit(self._context)
+            raise RuntimeError("miniaudio: only the null backend is available")
+        backend_name = ffi.string(lib.ma_get_backend_name(self._context[0].backend)).decode()
+        self.name = f"miniaudio-{backend_name.lower()}"
+        self._ids: dict[tuple[DeviceKind, str], Any] = {}
+        self._closed = False
+
+    def list_devices(self) -> list[AudioDevice]:
+        pb_infos = ffi.new("ma_device_info**")
+        pb_count = ffi.new("ma_uint32*")
+        cap_infos = ffi.new("ma_device_info**")
+        cap_count = ffi.new("ma_uint32*")
+        result = lib.ma_context_get_devices(self._context, pb_infos, pb_count, cap_infos, cap_count)
+        if result != lib.MA_SUCCESS:
+            raise RuntimeError(f"miniaudio: listing devices failed ({result})")
+        out: list[AudioDevice] = []
+        ids: dict[tuple[DeviceKind, str], Any] = {}
+        for kind, infos, count in (
+            (DeviceKind.INPUT, cap_infos, cap_count),
+            (DeviceKind.OUTPUT, pb_infos, pb_count),
+        ):
+            for i in range(count[0]):
+                info = infos[0][i]
+                dev_id = ffi.new("ma_device_id*", info.id)
+                text = _id_text(bytes(ffi.buffer(dev_id)))
+                ids[(kind, text)] = dev_id
+                name = ffi.string(info.name).decode(errors="replace")
+                out.append(AudioDevice(text, name, kind, bool(info.isDefault)))
+        self._ids = ids
+        return out
+
+    def _device_id(self, kind: DeviceKind, device_id: str | None) -> Any:
+        if not device_id:
+            return None
+        found = self._ids.get((kind, device_id))
+        if found is None:
+            self.list_devices()
+            found = self._ids.get((kind, device_id))
+        if found is None:
+            raise LookupError(f"no {kind.value} device {device_id!r}")
+        return found
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "nchannels": 1,
+            "sample_rate": RATE,
+            "buffersize_msec": self._period_ms,
+            "callback_periods": self._periods,
+            "backends": self._backends,
+            "thread_prio": miniaudio.ThreadPriority.REALTIME,
+            "app_name": APP_NAME,
+        }
+
+    def open_capture(self, device_id: str | None, sink: CaptureSink) -> DeviceStream:
+        dev = _Capture(
+            sink,
+            input_format=miniaudio.SampleFormat.SIGNED16,
+            device_id=self._device_id(DeviceKind.INPUT, device_id),
+            **self._common(),
+        )
+        dev.start(True)
+        return MiniStream(device_id or "", dev)
+
+    def open_playback(self, device_id: str | None, source: PlaybackSource) -> DeviceStream:
+        dev = _Playback(
+            source,
+            output_format=miniaudio.SampleFormat.SIGNED16,
+            device_id=self._device_id(DeviceKind.OUTPUT, device_id),
+            **self._common(),
+        )
+        dev.start(True)
+        return MiniStream(device_id or "", dev)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            lib.ma_context_uninit(self._context)

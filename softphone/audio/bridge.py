@@ -1,0 +1,193 @@
+"""`AudioBridge`: the engine's one doorway between PJSIP calls and the sound devices.
+
+Created on the pjsua2 owner thread after `libStart`. It owns ONE long-lived
+`AudioMediaPort` (L16, 16 kHz, mono, 20 ms): deleting a port while the conference clock
+runs crashed under load, so calls are connected to and disconnected from this port instead.
+All methods run on the owner thread and return at once; device work happens on the
+router's worker thread, samples cross clocks in `MediaCore`.
+
+Lifetime: `close()` stops the devices and disconnects; drop the bridge (and so the port)
+only after the conference clock is stopped (`setNoDev()`), before `libDestroy()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pjsua2 as pj
+
+from softphone.audio.backends import DeviceBackend, create_backend
+from softphone.audio.devices import AudioDevice
+from softphone.audio.media import DEFAULT_BUFFERING, FRAME_SAMPLES, RATE, Buffering, MediaCore
+from softphone.audio.router import DeviceRouter, DevicesChanged, StreamFailed
+from softphone.audio.tones import RINGBACK_ITU, WAITING_BEEP, Pattern, ToneSource
+
+log = logging.getLogger(__name__)
+
+
+class _BridgePort(pj.AudioMediaPort):  # type: ignore[misc]
+    """PJSIP calls these on its media clock thread; they only touch `MediaCore`."""
+
+    def __init__(self, core: MediaCore) -> None:
+        super().__init__()
+        self._core = core
+
+    def onFrameRequested(self, frame: Any) -> None:
+        self._core.frame_requested(frame)
+
+    def onFrameReceived(self, frame: Any) -> None:
+        self._core.frame_received(frame)
+
+
+def _port_format() -> Any:
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.clockRate = RATE
+    fmt.channelCount = 1
+    fmt.bitsPerSample = 16
+    fmt.frameTimeUsec = FRAME_SAMPLES * 1_000_000 // RATE
+    fmt.avgBps = RATE * 16
+    fmt.maxBps = RATE * 16
+    return fmt
+
+
+class AudioBridge:
+    def __init__(
+        self,
+        backend: str | DeviceBackend = "auto",
+        *,
+        on_devices_changed: DevicesChanged | None = None,
+        on_stream_failed: StreamFailed | None = None,
+        ringback: Pattern = RINGBACK_ITU,
+        buffering: Buffering = DEFAULT_BUFFERING,
+        poll_interval: float = 1.0,
+        own_clock: bool = True,
+    ) -> None:
+        """`on_devices_changed(devices)` and `on_stream_failed(role, message)` run on the
+        audio worker thread; the engine turns them into events.
+
+        `own_clock`: drive the conference bridge from pjsua's null sound device (the wheel
+        has no real one); without a clock the port would never be asked for frames.
+        """
+        if own_clock:
+            pj.Endpoint.instance().audDevManager().setNullDev()
+        self._backend: DeviceBackend = (
+            create_backend(backend) if isinstance(backend, str) else backend
+        )
+        self._ringback_pattern = ringback
+        self._core = MediaCore(buffering)
+        self._port = _BridgePort(self._core)
+        self._port.createPort("lodgephone-bridge", _port_format())
+        self._attached: dict[int, Any] = {}
+        self._closed = False
+        self._router = DeviceRouter(
+            self._backend,
+            self._core,
+            on_devices_changed=on_devices_changed,
+            on_stream_failed=on_stream_failed,
+            poll_interval=poll_interval,
+        )
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    @property
+    def port(self) -> Any:
+        """The bridge's `pj.AudioMediaPort` (e.g. to record what the agent says)."""
+        return self._port
+
+    # -- calls -------------------------------------------------------------------------
+    def attach(self, call_media: Any) -> None:
+        """Connect a call's audio both ways to the headset (media became ACTIVE)."""
+        port_id = int(call_media.getPortId())
+        if port_id in self._attached:
+            return
+        call_media.startTransmit(self._port)
+        self._port.startTransmit(call_media)
+        self._attached[port_id] = call_media
+        self._router.want(capture=True, playback=True)
+
+    def detach(self, call_media: Any) -> None:
+        """Disconnect a call (hold, hang-up). Safe if the call's media is already gone."""
+        port_id = int(call_media.getPortId())
+        media = self._attached.pop(port_id, call_media)
+        for src, dst in ((media, self._port), (self._port, media)):
+            try:
+                src.stopTransmit(dst)
+            except pj.Error as exc:
+                log.debug("audio: stopTransmit on a gone port: %s", exc.info())
+        if not self._attached:
+            self._router.want(capture=False, playback=False)
+
+    @property
+    def attached_count(self) -> int:
+        return len(self._attached)
+
+    # -- devices -----------------------------------------------------------------------
+    def list_devices(self) -> list[AudioDevice]:
+        return self._router.devices()
+
+    def set_devices(
+        self, input_id: str | None, output_id: str | None, ringer_id: str | None
+    ) -> None:
+        """Pick devices (None or "" = system default). Takes effect during a call too."""
+        self._router.want(
+            input_id=input_id or None, output_id=output_id or None, ringer_id=ringer_id or None
+        )
+
+    def set_mic_muted(self, muted: bool) -> None:
+        self._core.muted = muted
+
+    @property
+    def mic_muted(self) -> bool:
+        return self._core.muted
+
+    # -- tones -------------------------------------------------------------------------
+    def start_ringtone(self) -> None:
+        self._router.want(ringer=True)
+
+    def stop_ringtone(self) -> None:
+        self._router.want(ringer=False)
+
+    def play_waiting_beep(self) -> None:
+        self._core.beep = ToneSource(WAITING_BEEP)
+        self._router.want()
+
+    def start_ringback(self) -> None:
+        """Local ringback while the far end rings without sending early media."""
+        tone = self._core.ringback
+        if tone is None or tone.stopping:
+            self._core.ringback = ToneSource(self._ringback_pattern)
+            self._router.want()
+
+    def stop_ringback(self) -> None:
+        tone = self._core.ringback
+        if tone is not None:
+            tone.stop()  # fades out; the router drops it once silent
+            self._router.want()
+
+    # -- diagnostics and shutdown ------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self._core.stats())
+        out["backend"] = self._backend.name
+        out["open_devices"] = self._router.open_devices()
+        return out
+
+    def settle(self, timeout: float = 2.0) -> bool:
+        """Block until device streams match the latest request (tests and benchmarks)."""
+        return self._router.settle(timeout)
+
+    def close(self) -> None:
+        """Stop devices and disconnect every call; the port lives on until the bridge is
+        dropped (after `setNoDev()`)."""
+        if self._closed:
+            return
+        self._closed = True
+        for media in list(self._attached.values()):
+            self.detach(media)
+        self._core.ringback = None
+        self._core.beep = None
+        self._router.close()
+        self._backend.close()
