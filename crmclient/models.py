@@ -870,8 +870,9 @@ class CallUpdate(_Model):
 
 @dataclass(frozen=True, slots=True)
 class CallFilter(_Model):
-    """What a call list or CSV export selects. Users only ever get their own calls,
-    whatever ``agent_id`` says; ``text`` matches the number and the guest's name."""
+    """What a call list or CSV export selects. Users only ever get their own calls (asking
+    for another ``agent_id`` is ``PermissionDenied``); ``text`` matches the number and the
+    guest's name."""
 
     direction: CallDirection | None = None
     statuses: tuple[CallStatus, ...] = ()
