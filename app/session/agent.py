@@ -1,0 +1,1138 @@
+"""The agent's session: engine events in, CRM records, chat cards and UI state out.
+
+No Qt here. Three kinds of threads meet in this object, and each does only its own job:
+
+- the engine client's reader thread delivers engine events (``_on_engine_event``); the
+  session updates its state under a lock and emits its own events at once (the popup
+  must not wait for anything);
+- one "crm-writes" thread journals every CRM write into the outbox, in order, so a slow
+  disk never delays an engine event (the outbox delivers them later, retrying forever);
+- the asyncio loop (``AsyncRunner``) talks to the CRM for reads: caller match, contact
+  search, provisioning, the event stream;
+- commands from the UI run on an "engine-commands" thread pool, because engine commands
+  block until the engine answers, and the UI thread never blocks.
+
+Every listener is called on whichever of those threads produced the event; the Qt
+adapter hops to the main thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from app.config import Settings
+from app.links import LinkError
+from app.session import mapping, outbound
+from app.session.errors import user_error
+from app.session.model import (
+    AudioDeviceOption,
+    AudioDevicesListed,
+    CallDirection,
+    CallEnd,
+    CallEnded,
+    CallerMatched,
+    CallLogChanged,
+    CallPermission,
+    CallPhase,
+    CallQuality,
+    CallView,
+    ContactHit,
+    ContactMatch,
+    ContactsFound,
+    DialRequest,
+    DialSource,
+    ErrorKind,
+    IncomingCall,
+    LineState,
+    LineStatus,
+    MissedCallsChanged,
+    OutboundOptions,
+    OutboxPendingChanged,
+    PermissionState,
+    Presence,
+    PresenceChanged,
+    SessionStatus,
+    WrapUp,
+    WrapUpRequested,
+    WrapUpSaved,
+)
+from app.session.protocol import SessionListener
+from crmclient import models as crm
+from crmclient import numbers
+from crmclient.backend import CrmBackend
+from crmclient.errors import AuthError, CrmError, NumberError
+from crmclient.outbox import Outbox, OutboxStatus
+from softphone import events as ev
+from softphone.audio.devices import AudioDevice, DeviceKind
+from softphone.client import EngineClient
+from softphone.config import AccountConfig
+from softphone.errors import EngineError, EngineUnavailable
+from softphone.types import (
+    CallState,
+    RegistrationState,
+    RejectKind,
+    SrtpMode,
+    Transport,
+)
+
+log = logging.getLogger(__name__)
+
+MATCH_TIMEOUT_S = 2.0
+_PRESENCE_TO_CRM = {
+    Presence.AVAILABLE: crm.PresenceStatus.AVAILABLE,
+    Presence.BUSY: crm.PresenceStatus.BUSY,
+    Presence.DO_NOT_DISTURB: crm.PresenceStatus.DND,
+}
+_PERMISSION = {
+    crm.PermissionState.NOT_REQUESTED: PermissionState.NOT_NEEDED,
+    crm.PermissionState.PENDING: PermissionState.WAITING,
+    crm.PermissionState.ALLOWED_ONCE: PermissionState.ALLOWED_ONCE,
+    crm.PermissionState.ALWAYS_ALLOWED: PermissionState.ALWAYS_ALLOWED,
+    crm.PermissionState.NEVER: PermissionState.DECLINED,
+}
+_LINE = {
+    RegistrationState.REGISTERING: LineState.REGISTERING,
+    RegistrationState.REGISTERED: LineState.REGISTERED,
+    RegistrationState.DIRECT: LineState.REGISTERED,
+    RegistrationState.FAILED: LineState.FAILED,
+    RegistrationState.OFFLINE: LineState.OFFLINE,
+}
+
+
+class Runner(Protocol):
+    """What the session needs of ``app.runloop.AsyncRunner``."""
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]: ...
+
+
+@dataclass
+class _Call:
+    """Mutable bookkeeping for one call; ``view`` is the frozen snapshot the UI gets."""
+
+    view: CallView
+    crm_id: str | None  # None: the counterparty is not a number the CRM can log
+    answered: bool = False
+    card_posted: bool = False
+    dtmf_after: str = ""
+    final_status: crm.CallStatus | None = None
+    pending_events: list[ev.CallStateChanged] = field(default_factory=list)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class AgentSession:
+    """See the module docstring. ``start()`` once; ``close()`` at the end."""
+
+    def __init__(
+        self,
+        engine: EngineClient,
+        backend: CrmBackend,
+        outbox: Outbox,
+        runner: Runner,
+        settings: Callable[[], Settings],
+        *,
+        crm_label: str = "embedded",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.crm = backend
+        self.outbox = outbox
+        self.runner = runner
+        self._settings = settings
+        self._crm_label = crm_label
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._listeners: list[SessionListener] = []
+        self._calls: dict[str, _Call] = {}
+        self._ended: dict[str, _Call] = {}  # for wrap-ups after the call
+        self._orphans: dict[str, list[ev.CallStateChanged]] = {}
+        self._lines: dict[str, LineStatus] = {}
+        self._prov: crm.Provisioning | None = None
+        self._user: crm.User | None = None
+        self._missed = 0
+        self._presence = Presence.AVAILABLE
+        self._matches: dict[str, tuple[ContactMatch | None, float]] = {}
+        self._awaiting_permission: dict[str, DialRequest] = {}
+        self._devices: AudioDevicesListed = AudioDevicesListed()
+        self._unsubs: list[Callable[[], None]] = []
+        self._stream_task: concurrent.futures.Future[Any] | None = None
+        self._cmd = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="engine-cmd")
+        self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="crm-writes")
+        self._closed = False
+        self.ready = threading.Event()  # provisioning applied (or found empty)
+
+    # ------------------------------------------------------------------------ listeners
+    def subscribe(self, listener: SessionListener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: object) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("session listener failed on %s", type(event).__name__)
+
+    def _error(self, kind: ErrorKind, detail: str = "", call_id: str | None = None) -> None:
+        err = user_error(kind, detail, call_id)
+        log.warning("user error: %s (%s)", err.message, detail)
+        self._emit(err)
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self, *, stream: bool = True) -> concurrent.futures.Future[Any]:
+        """Subscribe to the engine and outbox, then load provisioning (async)."""
+        self._unsubs.append(self.engine.subscribe(self._on_engine_event))
+        self._unsubs.append(self.outbox.subscribe(self._on_outbox_status))
+        fut = self.runner.submit(self._load())
+        if stream:
+            self._stream_task = self.runner.submit(self._follow_stream())
+        return fut
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+        self._cmd.shutdown(wait=True, cancel_futures=True)
+        self._writes.shutdown(wait=True)
+
+    def flush_writes(self, timeout: float = 5.0) -> None:
+        """Wait until every write queued so far is in the outbox journal (tests, quit)."""
+        self._writes.submit(lambda: None).result(timeout)
+
+    @property
+    def region(self) -> str:
+        return outbound.default_region(self._settings().default_region, self._prov)
+
+    @property
+    def provisioning(self) -> crm.Provisioning | None:
+        return self._prov
+
+    @property
+    def user(self) -> crm.User | None:
+        return self._user
+
+    async def _load(self) -> None:
+        try:
+            prov = await self.crm.get_provisioning()
+        except AuthError:
+            self._error(ErrorKind.SIGN_IN_REQUIRED)
+            self._set_not_configured("Sign in to the CRM in Settings")
+            return
+        except CrmError as exc:
+            self._error(ErrorKind.CRM_UNREACHABLE, str(exc))
+            self._set_not_configured(str(exc))
+            return
+        finally:
+            self.ready.set()
+        await self.apply_provisioning(prov)
+        with contextlib.suppress(CrmError):
+            presence = await self.crm.get_presence()
+            self._set_presence_local(presence.status)
+
+    def _set_not_configured(self, reason: str) -> None:
+        status = LineStatus("", "", LineState.NOT_CONFIGURED, reason)
+        with self._lock:
+            self._lines = {"": status}
+        self._emit(status)
+        self._emit(self.outbound_options(""))
+
+    async def apply_provisioning(self, prov: crm.Provisioning) -> None:
+        """Add the provisioned accounts to the engine (secrets fetched, never stored)."""
+        self.ready.clear()
+        with self._lock:
+            old = set(self._prov.accounts if self._prov else ())
+            self._prov = prov
+            self._user = prov.user
+        settings = self._settings()
+        wanted = [a for a in prov.accounts if a.supports_softphone]
+        for account in old - set(prov.accounts):
+            with contextlib.suppress(EngineError):
+                await asyncio.to_thread(self.engine.remove_account, account.id)
+        if not prov.accounts:
+            self._set_not_configured("No calling account is assigned to you")
+            self.ready.set()
+            return
+        with self._lock:
+            self._lines.pop("", None)
+        for account in wanted:
+            if account in old and account.id in self.engine.accounts:
+                continue
+            refusal = _policy_refusal(account, settings)
+            if refusal:
+                self._set_line(LineStatus(account.id, account.label, LineState.FAILED, refusal))
+                continue
+            self._set_line(LineStatus(account.id, account.label, LineState.REGISTERING))
+            try:
+                secret = await self.crm.get_sip_secret(account.id)
+                password = secret.password
+            except CrmError as exc:
+                log.warning("no SIP secret for %s: %s", account.id, exc)
+                password = ""
+            config = _account_config(account, password, settings)
+            try:
+                with contextlib.suppress(EngineError):
+                    await asyncio.to_thread(self.engine.remove_account, account.id)
+                await asyncio.to_thread(self.engine.add_account, config)
+            except EngineError as exc:
+                self._set_line(LineStatus(account.id, account.label, LineState.FAILED, exc.message))
+        self.ready.set()
+        self._emit(self.outbound_options(""))
+
+    def _set_line(self, status: LineStatus) -> None:
+        with self._lock:
+            self._lines[status.account_id] = status
+        self._emit(status)
+
+    def _label(self, account_id: str) -> str:
+        prov = self._prov
+        acct = prov.account(account_id) if prov else None
+        return acct.label if acct else account_id
+
+    # -------------------------------------------------------------------- engine events
+    def _on_engine_event(self, event: ev.Event) -> None:
+        try:
+            self._handle_engine_event(event)
+        except Exception:
+            log.exception("session failed to handle %s", type(event).__name__)
+
+    def _handle_engine_event(self, event: ev.Event) -> None:
+        match event:
+            case ev.RegistrationChanged():
+                reason = event.reason if event.state is RegistrationState.FAILED else ""
+                if event.code and reason:
+                    reason = f"{event.code} {reason}"
+                self._set_line(
+                    LineStatus(
+                        event.account_id,
+                        self._label(event.account_id),
+                        _LINE[event.state],
+                        reason,
+                    )
+                )
+            case ev.IncomingCallReceived():
+                self._on_incoming(event)
+            case ev.CallStateChanged():
+                self._on_call_state(event)
+            case ev.CallStatsReported():
+                self._emit(
+                    CallQuality(
+                        event.call_id,
+                        event.mos,
+                        event.jitter_ms,
+                        event.loss_percent,
+                        event.rtt_ms,
+                        event.codec,
+                    )
+                )
+            case ev.RecordingStarted():
+                self._update_view(event.call_id, recording=True)
+            case ev.RecordingStopped():
+                self._update_view(event.call_id, recording=False)
+                call = self._calls.get(event.call_id) or self._ended.get(event.call_id)
+                if call is not None and call.crm_id is not None:
+                    crm_id, path = call.crm_id, event.path
+                    self._write(lambda: self.outbox.upload_recording(crm_id, path))
+            case ev.EngineDied():
+                with self._lock:
+                    lines = [
+                        dataclasses.replace(s, state=LineState.ENGINE_DOWN, reason=event.reason)
+                        for s in self._lines.values()
+                        if s.account_id
+                    ]
+                for status in lines:
+                    self._set_line(status)
+                self._error(ErrorKind.NOT_CONNECTED, event.reason)
+            case ev.EngineRestarted():
+                with self._lock:
+                    lines = [
+                        dataclasses.replace(s, state=LineState.REGISTERING, reason="")
+                        for s in self._lines.values()
+                        if s.account_id
+                    ]
+                for status in lines:
+                    self._set_line(status)
+            case ev.AudioDevicesChanged():
+                self._set_devices(event.devices)
+            case ev.CallReplaced():
+                with self._lock:
+                    call = self._calls.pop(event.old_call_id, None)
+                    if call is not None:
+                        call.view = dataclasses.replace(call.view, call_id=event.new_call_id)
+                        self._calls[event.new_call_id] = call
+            case _:
+                pass
+
+    def _set_devices(self, devices: tuple[AudioDevice, ...]) -> None:
+        settings = self._settings()
+        listed = AudioDevicesListed(
+            tuple(
+                AudioDeviceOption(
+                    d.id,
+                    d.name,
+                    is_input=d.kind is DeviceKind.INPUT,
+                    is_output=d.kind is DeviceKind.OUTPUT,
+                    is_default=d.is_default,
+                )
+                for d in devices
+            ),
+            settings.audio_input or None,
+            settings.audio_output or None,
+            settings.audio_ringer or None,
+        )
+        self._devices = listed
+        self._emit(listed)
+
+    def _normalise(self, raw: str) -> str | None:
+        """E.164 (or an extension) for the CRM; None when it is not a number at all."""
+        text = raw.strip()
+        if crm.is_e164(text):
+            return text
+        digits = text.lstrip("+")
+        if digits.isdigit() and len(digits) <= 6:
+            return digits  # an internal extension
+        try:
+            return numbers.normalize(text, self.region)
+        except (NumberError, ValueError):
+            return None
+
+    def _display(self, number: str) -> str:
+        try:
+            return numbers.parse(number, self.region).international
+        except (NumberError, ValueError):
+            return number
+
+    def _on_incoming(self, event: ev.IncomingCallReceived) -> None:
+        number = self._normalise(event.remote_user)
+        shown = number or event.remote_user or event.remote_uri
+        cached = self._matches.get(number or "")
+        contact = cached[0] if cached else None
+        crm_id = uuid.uuid4().hex if number else None
+        view = CallView(
+            call_id=event.call_id,
+            direction=CallDirection.INBOUND,
+            phase=CallPhase.RINGING,
+            number=shown,
+            display_number=self._display(shown),
+            account_id=event.account_id,
+            line_label=self._label(event.account_id),
+            remote_name=event.remote_display,
+            contact=contact,
+            chat_id=contact.chat_id if contact else None,
+            crm_call_id=crm_id,
+            started_at=event.at or self._clock(),
+        )
+        call = _Call(view, crm_id)
+        with self._lock:
+            self._calls[event.call_id] = call
+            dnd = self._presence is Presence.DO_NOT_DISTURB and not event.auto_answer
+        self._emit(IncomingCall(view, waiting=event.waiting, auto_answer=event.auto_answer))
+        if dnd:
+            self._command(lambda: self.engine.reject(event.call_id, RejectKind.BUSY))
+        if crm_id is not None and number is not None:
+            create = crm.CallCreate(
+                id=crm_id,
+                direction=crm.CallDirection.INBOUND,
+                remote_number=number,
+                started_at=_utc(view.started_at),
+                status=crm.CallStatus.RINGING,
+                account_id=event.account_id,
+                contact_id=contact.contact_id if contact else None,
+                chat_id=contact.chat_id if contact else None,
+                guest_name=contact.name if contact and contact.confirmed else None,
+            )
+            self._write(lambda: self.outbox.create_call(create))
+            self._emit(CallLogChanged(crm_id, event.call_id))
+            if cached is None:
+                self._match(event.call_id, number)
+
+    def _match(self, call_id: str, number: str) -> None:
+        fut = self.runner.submit(self._lookup(number))
+
+        def done(f: concurrent.futures.Future[ContactMatch | None]) -> None:
+            try:
+                match = f.result()
+            except Exception as exc:
+                log.info("caller match failed for call %s: %r", call_id, exc)
+                return
+            self._matches[number] = (match, self._clock())
+            with self._lock:
+                call = self._calls.get(call_id) or self._ended.get(call_id)
+                if call is None:
+                    return
+                call.view = dataclasses.replace(
+                    call.view, contact=match, chat_id=match.chat_id if match else None
+                )
+                view = call.view
+            self._emit(CallerMatched(call_id, match))
+            self._emit(view)
+            if match is not None and call.crm_id is not None:
+                update = crm.CallUpdate(contact_id=match.contact_id, chat_id=match.chat_id)
+                crm_id = call.crm_id
+                self._write(lambda: self.outbox.update_call(crm_id, update))
+
+        fut.add_done_callback(done)
+
+    async def _lookup(self, number: str) -> ContactMatch | None:
+        lookup = await asyncio.wait_for(self.crm.lookup_number(number), MATCH_TIMEOUT_S)
+        found = lookup.confirmed[0] if lookup.confirmed else None
+        confirmed = True
+        if found is None and lookup.maybe:
+            found, confirmed = lookup.maybe[0], False
+        if found is None:
+            return None
+        chat: crm.Chat | None = None
+        with contextlib.suppress(CrmError, TimeoutError):
+            chats = await asyncio.wait_for(
+                self.crm.list_contact_chats(found.contact.id), MATCH_TIMEOUT_S
+            )
+            chat = next((c for c in chats if c.voice_capable), chats[0] if chats else None)
+        return ContactMatch(
+            contact_id=found.contact.id,
+            name=found.contact.name,
+            confirmed=confirmed,
+            chat_id=chat.id if chat and confirmed else None,
+            chat_title=chat.subject if chat and confirmed else None,
+            company=found.contact.company,
+        )
+
+    def _on_call_state(self, event: ev.CallStateChanged) -> None:
+        with self._lock:
+            call = self._calls.get(event.call_id)
+            if call is None:
+                if event.call_id in self._ended:
+                    return
+                if event.direction.value == CallDirection.OUTBOUND and not event.state.is_final:
+                    # Our dial() has not registered the call yet (the engine was quicker
+                    # than its own reply): keep the events until it does.
+                    self._orphans.setdefault(event.call_id, []).append(event)
+                    return
+                if event.direction.value != CallDirection.OUTBOUND:
+                    return
+                self._orphans.setdefault(event.call_id, []).append(event)
+                return
+        self._apply_state(call, event)
+
+    def _apply_state(self, call: _Call, event: ev.CallStateChanged) -> None:
+        phase = mapping.PHASE[event.state]
+        now = event.at or self._clock()
+        with self._lock:
+            was = call.view
+            first_answer = event.state is CallState.IN_CALL and not call.answered
+            if first_answer:
+                call.answered = True
+            view = dataclasses.replace(
+                was,
+                phase=phase,
+                muted=event.muted,
+                held=event.state is CallState.ON_HOLD,
+                connected_at=event.connected_at or (now if first_answer else was.connected_at),
+            )
+            final = event.state.is_final
+            answered_at = _utc(view.connected_at) if first_answer and view.connected_at else None
+            end: CallEnd | None = None
+            update: crm.CallUpdate | None = None
+            if final:
+                end, status, cause = mapping.end_of_call(
+                    event.end_reason, call.answered, was.direction
+                )
+                view = dataclasses.replace(
+                    view, ended_at=now, end=end, end_reason=_reason_text(event)
+                )
+                duration = round(now - view.connected_at) if view.connected_at else 0
+                update = crm.CallUpdate(
+                    status=status,
+                    ended_at=_utc(now),
+                    duration_s=max(0, duration),
+                    hangup_cause=cause,
+                    sip_code=event.code or None,
+                    answered_at=answered_at,
+                )
+                call.final_status = status
+                self._calls.pop(event.call_id, None)
+                self._ended[event.call_id] = call
+                if len(self._ended) > 50:
+                    self._ended.pop(next(iter(self._ended)))
+                if end is CallEnd.MISSED:
+                    self._missed += 1
+            elif phase is not was.phase:
+                status = mapping.LIVE_STATUS[event.state]
+                update = crm.CallUpdate(
+                    status=status,
+                    answered_at=answered_at,
+                    answered_by=self._user.id if first_answer and self._user else None,
+                )
+            call.view = view
+            missed = self._missed
+        self._emit(view)
+        if call.crm_id is not None and update is not None:
+            crm_id = call.crm_id
+            upd = update
+            self._write(lambda: self.outbox.update_call(crm_id, upd))
+            self._emit(CallLogChanged(crm_id, view.call_id))
+        if first_answer and call.dtmf_after:
+            digits = call.dtmf_after
+            timer = threading.Timer(
+                1.5, lambda: self._command(lambda: self.engine.send_dtmf(view.call_id, digits))
+            )
+            timer.daemon = True
+            timer.start()
+        if final and end is not None:
+            self._finish(call, view, end)
+            if end is CallEnd.MISSED:
+                self._emit(MissedCallsChanged(missed))
+
+    def _finish(self, call: _Call, view: CallView, end: CallEnd) -> None:
+        self._emit(CallEnded(view))
+        if call.crm_id is not None and view.chat_id and end is not CallEnd.ANSWERED_ELSEWHERE:
+            duration = (
+                int(view.ended_at - view.connected_at)
+                if view.connected_at and view.ended_at
+                else None
+            )
+            card = crm.CardCreate(
+                id=uuid.uuid4().hex,
+                chat_id=view.chat_id,
+                call_id=call.crm_id,
+                kind=mapping.card_kind(end),
+                direction=crm.CallDirection(view.direction.value),
+                status=call.final_status or crm.CallStatus.COMPLETED,
+                duration_s=duration,
+            )
+            self._write(lambda: self.outbox.post_card(card))
+        if mapping.wants_wrap_up(end, view.direction):
+            self._emit(WrapUpRequested(view, suggested=mapping.suggested_outcome(end)))
+
+    def _update_view(self, call_id: str, **changes: Any) -> None:
+        with self._lock:
+            call = self._calls.get(call_id)
+            if call is None:
+                return
+            call.view = dataclasses.replace(call.view, **changes)
+            view = call.view
+        self._emit(view)
+
+    def _on_outbox_status(self, status: OutboxStatus) -> None:
+        self._emit(OutboxPendingChanged(status.pending))
+
+    # -------------------------------------------------------------------- thread helpers
+    def _write(self, fn: Callable[[], object]) -> None:
+        """Journal a CRM write on the writer thread (in submission order)."""
+
+        def run() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("could not journal a CRM write")
+
+        if not self._closed:
+            self._writes.submit(run)
+
+    def _command(self, fn: Callable[[], object], call_id: str | None = None) -> None:
+        def run() -> None:
+            try:
+                fn()
+            except EngineUnavailable as exc:
+                self._error(ErrorKind.NOT_CONNECTED, exc.message, call_id)
+            except EngineError as exc:
+                log.warning("engine command failed: %s", exc)
+                self._error(ErrorKind.CALL_FAILED, exc.message, call_id)
+
+        if not self._closed:
+            self._cmd.submit(run)
+
+    # --------------------------------------------------------------------------- commands
+    def outbound_options(
+        self, text: str, account_id: str | None = None, caller_id: str | None = None
+    ) -> OutboundOptions:
+        with self._lock:
+            lines = {k: v.state for k, v in self._lines.items()}
+            prov = self._prov
+        return outbound.options(
+            text, prov, lines, self.region, account_id=account_id, caller_id=caller_id
+        )
+
+    def prepare_outbound(self, text: str, account_id: str | None = None) -> None:
+        self._emit(self.outbound_options(text, account_id))
+
+    def dial(self, request: DialRequest) -> None:
+        self._cmd.submit(self._dial_guarded, request)
+
+    def _dial_guarded(self, request: DialRequest) -> None:
+        try:
+            self._dial(request)
+        except Exception as exc:
+            log.exception("dial failed")
+            self._error(ErrorKind.CALL_FAILED, str(exc))
+
+    def _dial(self, request: DialRequest) -> None:
+        opts = self.outbound_options(request.number, request.account_id, request.caller_id)
+        if opts.disabled is not None:
+            if opts.destination is not None and opts.destination.error:
+                self._error(ErrorKind.INVALID_NUMBER, opts.destination.error)
+            else:
+                self._error(ErrorKind.CALL_FAILED, opts.disabled.value)
+            return
+        if opts.error is not None and not request.caller_id:
+            self._emit(opts.error)
+            return
+        try:
+            target, uri = outbound.dial_target(request.number, self.region)
+        except LinkError as exc:
+            self._error(ErrorKind.INVALID_NUMBER, exc.message)
+            return
+        except NumberError as exc:
+            self._error(ErrorKind.INVALID_NUMBER, exc.reason)
+            return
+        account_id = opts.account_id or ""
+        with self._lock:
+            busy = any(
+                c.view.direction is CallDirection.OUTBOUND and c.view.active
+                for c in self._calls.values()
+            )
+            line = self._lines.get(account_id)
+        if busy:
+            self._error(ErrorKind.BUSY_WITH_CALL)
+            return
+        chat = self._voice_chat(request)
+        if (
+            chat is not None
+            and chat.channel is crm.Channel.WHATSAPP
+            and not self._whatsapp_allowed(chat.id, request)
+        ):
+            return
+        prov = self._prov
+        account = prov.account(account_id) if prov else None
+        if request.use_phone and account is not None and account.supports_phone_mode:
+            self._phone_mode_call(request, account, uri, opts.caller_id)
+            return
+        if line is None or line.state is not LineState.REGISTERED:
+            self._error(ErrorKind.NOT_CONNECTED, line.reason if line else "no registered line")
+            return
+        e164 = opts.destination.e164 if opts.destination else None
+        number = e164 or (target.number if target.number else None)
+        try:
+            call_id = self.engine.make_call(account_id, uri)
+        except EngineUnavailable as exc:
+            self._error(ErrorKind.NOT_CONNECTED, exc.message)
+            return
+        except EngineError as exc:
+            self._error(ErrorKind.CALL_FAILED, exc.message)
+            return
+        crm_number = self._normalise(number) if number else None
+        contact = self._matches.get(crm_number or "", (None, 0.0))[0]
+        chat_id = request.chat_id or (contact.chat_id if contact else None)
+        crm_id = uuid.uuid4().hex if crm_number else None
+        view = CallView(
+            call_id=call_id,
+            direction=CallDirection.OUTBOUND,
+            phase=CallPhase.CALLING,
+            number=crm_number or uri,
+            display_number=opts.destination.display if opts.destination else uri,
+            account_id=account_id,
+            line_label=self._label(account_id),
+            contact=contact,
+            location=_location(opts),
+            chat_id=chat_id,
+            crm_call_id=crm_id,
+            caller_id=opts.caller_id or "",
+            started_at=self._clock(),
+        )
+        call = _Call(view, crm_id, dtmf_after=target.extension)
+        with self._lock:
+            self._calls[call_id] = call
+            orphans = self._orphans.pop(call_id, [])
+        self._emit(view)
+        if crm_id is not None and crm_number is not None:
+            create = crm.CallCreate(
+                id=crm_id,
+                direction=crm.CallDirection.INTERNAL
+                if request.internal or (crm_number.isdigit() and len(crm_number) <= 6)
+                else crm.CallDirection.OUTBOUND,
+                remote_number=crm_number,
+                started_at=_utc(view.started_at),
+                status=crm.CallStatus.DIALING,
+                account_id=account_id,
+                local_number=opts.caller_id,
+                contact_id=request.contact_id or (contact.contact_id if contact else None),
+                chat_id=chat_id,
+                guest_name=contact.name if contact and contact.confirmed else None,
+            )
+            self._write(lambda: self.outbox.create_call(create))
+            if chat_id:
+                card = crm.CardCreate(
+                    id=uuid.uuid4().hex,
+                    chat_id=chat_id,
+                    call_id=crm_id,
+                    kind=crm.CardKind.INITIATED,
+                    direction=crm.CallDirection.OUTBOUND,
+                    status=crm.CallStatus.DIALING,
+                )
+                self._write(lambda: self.outbox.post_card(card))
+            self._emit(CallLogChanged(crm_id, call_id))
+            if contact is None:
+                self._match(call_id, crm_number)
+        for orphan in orphans:
+            self._apply_state(call, orphan)
+
+    def _voice_chat(self, request: DialRequest) -> crm.Chat | None:
+        if not request.chat_id or not request.contact_id:
+            return None
+        try:
+            chats = self.runner.submit(self.crm.list_contact_chats(request.contact_id)).result(5)
+        except Exception:
+            return None
+        return next((c for c in chats if c.id == request.chat_id), None)
+
+    def _whatsapp_allowed(self, chat_id: str, request: DialRequest) -> bool:
+        try:
+            perm = self.runner.submit(self.crm.get_call_permission(chat_id)).result(5)
+        except Exception as exc:
+            self._error(ErrorKind.CALL_FAILED, f"could not check the guest's permission: {exc}")
+            return False
+        state = _PERMISSION[perm.state]
+        self._emit(CallPermission(chat_id, state))
+        if perm.state.may_call:
+            return True
+        if perm.state is crm.PermissionState.NEVER:
+            self._error(ErrorKind.CALL_FAILED, "The guest declined calls on WhatsApp.")
+            return False
+        with self._lock:
+            self._awaiting_permission[chat_id] = request
+        if perm.state is crm.PermissionState.NOT_REQUESTED:
+            self.request_call_permission(chat_id)
+        return False
+
+    def _phone_mode_call(
+        self, request: DialRequest, account: crm.CallingAccount, uri: str, caller_id: str | None
+    ) -> None:
+        crm_id = uuid.uuid4().hex
+        req = crm.PhoneCallRequest(
+            call_id=crm_id,
+            account_id=account.id,
+            to_number=uri,
+            caller_id=caller_id,
+            chat_id=request.chat_id,
+            contact_id=request.contact_id,
+        )
+        try:
+            self.runner.submit(self.crm.start_phone_call(req)).result(10)
+        except Exception as exc:
+            self._error(ErrorKind.CALL_FAILED, str(exc))
+            return
+        self._emit(CallLogChanged(crm_id))
+
+    def _pick(self, call_id: str | None, *phases: CallPhase) -> str | None:
+        with self._lock:
+            if call_id:
+                return call_id if call_id in self._calls else None
+            for call in reversed(list(self._calls.values())):
+                if call.view.phase in phases and (
+                    CallPhase.RINGING not in phases or call.view.direction is CallDirection.INBOUND
+                ):
+                    return call.view.call_id
+        return None
+
+    def answer(self, call_id: str | None = None) -> None:
+        target = self._pick(call_id, CallPhase.RINGING)
+        if target is None:
+            return
+        self._command(lambda: self.engine.answer(target), target)
+
+    def reject(self, call_id: str | None = None) -> None:
+        target = self._pick(call_id, CallPhase.RINGING)
+        if target is None:
+            return
+        self._command(lambda: self.engine.reject(target, RejectKind.DECLINE), target)
+
+    def hangup(self, call_id: str | None = None) -> None:
+        target = self._pick(
+            call_id, CallPhase.IN_CALL, CallPhase.ON_HOLD, CallPhase.CALLING
+        ) or self._pick(call_id, CallPhase.RINGING)
+        if target is None:
+            with self._lock:  # an outbound call still ringing at the far end
+                target = next((c.view.call_id for c in self._calls.values() if c.view.active), None)
+        if target is None:
+            return
+        self._command(lambda: self.engine.hangup(target), target)
+
+    def _hangup_later(self, call_id: str) -> None:
+        self._command(lambda: self.engine.hangup(call_id), call_id)
+
+    def set_muted(self, call_id: str, muted: bool) -> None:
+        self._command(lambda: self.engine.set_muted(call_id, muted), call_id)
+
+    def set_held(self, call_id: str, held: bool) -> None:
+        if held:
+            self._command(lambda: self.engine.hold(call_id), call_id)
+        else:
+            self._command(lambda: self.engine.resume(call_id), call_id)
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        self._command(lambda: self.engine.send_dtmf(call_id, digits), call_id)
+
+    def transfer(self, call_id: str, target: str) -> None:
+        try:
+            _link, uri = outbound.dial_target(target, self.region)
+        except (LinkError, NumberError) as exc:
+            self._error(ErrorKind.INVALID_NUMBER, str(exc), call_id)
+            return
+        self._command(lambda: self.engine.transfer(call_id, uri), call_id)
+
+    def transfer_attended(self, call_id: str, consult_call_id: str) -> None:
+        self._command(lambda: self.engine.attended_transfer(call_id, consult_call_id), call_id)
+
+    def set_recording(self, call_id: str, recording: bool) -> None:
+        if recording and not self._settings().recording_allowed:
+            self._error(
+                ErrorKind.CALL_FAILED, "Recording is turned off by your organisation.", call_id
+            )
+            return
+        if recording:
+            self._command(lambda: self.engine.start_recording(call_id), call_id)
+        else:
+            self._command(lambda: self.engine.stop_recording(call_id), call_id)
+
+    def save_wrap_up(self, wrap_up: WrapUp) -> None:
+        with self._lock:
+            call = self._ended.get(wrap_up.call_id) or self._calls.get(wrap_up.call_id)
+        if call is None or call.crm_id is None:
+            self._error(ErrorKind.WRAP_UP_FAILED, "unknown call", wrap_up.call_id)
+            return
+        update = crm.CallUpdate(outcome=wrap_up.outcome.value, notes=wrap_up.notes or None)
+        crm_id = call.crm_id
+
+        def write() -> None:
+            try:
+                self.outbox.update_call(crm_id, update)
+            except Exception as exc:
+                self._error(ErrorKind.WRAP_UP_FAILED, str(exc), wrap_up.call_id)
+                return
+            queued = self.outbox.status().pending > 0
+            self._emit(WrapUpSaved(wrap_up.call_id, queued=queued))
+            self._emit(CallLogChanged(crm_id, wrap_up.call_id))
+
+        if not self._closed:
+            self._writes.submit(write)
+
+    def _set_presence_local(self, status: crm.PresenceStatus) -> None:
+        mapping_ = {v: k for k, v in _PRESENCE_TO_CRM.items()}
+        presence = mapping_.get(status, Presence.BUSY)
+        with self._lock:
+            changed = presence is not self._presence
+            self._presence = presence
+        if changed:
+            self._emit(PresenceChanged(presence))
+
+    def set_presence(self, presence: Presence) -> None:
+        with self._lock:
+            self._presence = presence
+        self._emit(PresenceChanged(presence))
+        fut = self.runner.submit(self.crm.set_presence(_PRESENCE_TO_CRM[presence]))
+
+        def done(f: concurrent.futures.Future[Any]) -> None:
+            if f.exception() is not None:
+                log.warning("presence not saved: %r", f.exception())
+
+        fut.add_done_callback(done)
+
+    def search_contacts(self, query: str) -> None:
+        text = query.strip()
+        if len(text) < 2:
+            self._emit(ContactsFound(query))
+            return
+
+        def done(f: concurrent.futures.Future[tuple[crm.Contact, ...]]) -> None:
+            try:
+                contacts = f.result()
+            except Exception as exc:
+                log.info("contact search failed: %r", exc)
+                contacts = ()
+            hits = tuple(
+                ContactHit(c.id, c.name, phone, company=c.company)
+                for c in contacts
+                for phone in c.phones[:3]
+            )
+            self._emit(ContactsFound(query, hits))
+
+        self.runner.submit(self.crm.search_contacts(text, limit=20)).add_done_callback(done)
+
+    def request_call_permission(self, chat_id: str) -> None:
+        def done(f: concurrent.futures.Future[crm.CallPermission]) -> None:
+            try:
+                perm = f.result()
+            except Exception as exc:
+                self._error(ErrorKind.CALL_FAILED, f"permission request failed: {exc}")
+                return
+            self._on_permission(perm)
+
+        self.runner.submit(self.crm.request_call_permission(chat_id)).add_done_callback(done)
+
+    def _on_permission(self, perm: crm.CallPermission) -> None:
+        self._emit(CallPermission(perm.chat_id, _PERMISSION[perm.state]))
+        with self._lock:
+            pending = self._awaiting_permission.get(perm.chat_id)
+            if pending is not None and perm.state is not crm.PermissionState.PENDING:
+                del self._awaiting_permission[perm.chat_id]
+        if pending is not None and perm.state.may_call:
+            self.dial(pending)
+
+    def clear_missed(self) -> None:
+        with self._lock:
+            self._missed = 0
+        self._emit(MissedCallsChanged(0))
+
+    def status(self) -> SessionStatus:
+        with self._lock:
+            return SessionStatus(
+                lines=tuple(self._lines.values()),
+                calls=tuple(c.view for c in self._calls.values()),
+                presence=self._presence,
+                missed_calls=self._missed,
+                outbox_pending=self.outbox.status().pending,
+                crm=self._crm_label,
+                user=self._user.email if self._user else "",
+            )
+
+    def active_call_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._calls)
+
+    # ---------------------------------------------------------------------- CRM stream
+    async def _follow_stream(self) -> None:
+        while not self._closed:
+            try:
+                sub = self.crm.subscribe()
+                async for item in sub:
+                    self._on_stream_event(item)
+            except asyncio.CancelledError:
+                raise
+            except AuthError:
+                self._error(ErrorKind.SIGN_IN_REQUIRED)
+                return
+            except Exception as exc:
+                log.info("CRM event stream ended: %r; reconnecting", exc)
+            await asyncio.sleep(2.0)
+
+    def _on_stream_event(self, item: crm.StreamEvent) -> None:
+        payload = item.payload
+        match payload:
+            case crm.DialRequested():
+                req = payload.request
+                self._emit(
+                    DialRequest(
+                        number=req.number or "",
+                        source=DialSource.CRM,
+                        dial_now=self._settings().dial_links_immediately,
+                        chat_id=req.chat_id,
+                        contact_id=req.contact_id,
+                    )
+                )
+            case crm.CallAnsweredElsewhere():
+                with self._lock:
+                    ringing = [
+                        c
+                        for c in self._calls.values()
+                        if c.crm_id == payload.call_id and c.view.phase is CallPhase.RINGING
+                    ]
+                for c in ringing:
+                    self._hangup_later(c.view.call_id)
+            case crm.CallUpdated():
+                self._emit(CallLogChanged(payload.call.id))
+            case crm.PermissionChanged():
+                self._on_permission(payload.permission)
+            case crm.PresenceChanged():
+                if self._user is None or payload.presence.user_id == self._user.id:
+                    self._set_presence_local(payload.presence.status)
+            case crm.ProvisioningChanged():
+                self.runner.submit(self._reload())
+            case _:
+                pass
+
+    async def _reload(self) -> None:
+        try:
+            prov = await self.crm.get_provisioning()
+        except CrmError as exc:
+            log.warning("provisioning reload failed: %r", exc)
+            return
+        await self.apply_provisioning(prov)
+
+
+def _reason_text(event: ev.CallStateChanged) -> str:
+    if event.code and event.reason:
+        return f"{event.code} {event.reason}"
+    return event.reason
+
+
+def _location(opts: OutboundOptions) -> str:
+    dest = opts.destination
+    if dest is None:
+        return ""
+    return ", ".join(p for p in (dest.place, dest.country) if p)
+
+
+def _policy_refusal(account: crm.CallingAccount, settings: Settings) -> str:
+    transport = account.sip.transport.value
+    if transport not in settings.allowed_transports:
+        return (
+            f"Your organisation allows only {', '.join(settings.allowed_transports).upper()}; "
+            f"this account uses {transport.upper()}."
+        )
+    if settings.srtp == "mandatory" and account.sip.srtp is crm.SrtpMode.OFF:
+        return "Your organisation requires encrypted calls (SRTP); this account has none."
+    return ""
+
+
+def _account_config(
+    account: crm.CallingAccount, password: str, settings: Settings
+) -> AccountConfig:
+    sip = account.sip
+    host = sip.domain if sip.port is None else f"{sip.domain}:{sip.port}"
+    transport = Transport(sip.transport.value)
+    registrar = ""
+    if sip.register:
+        registrar = f"sip:{host}" + (
+            f";transport={transport.value}" if transport.value != "udp" else ""
+        )
+    srtp = SrtpMode(sip.srtp.value)
+    if settings.srtp == "mandatory":
+        srtp = SrtpMode.MANDATORY
+    return AccountConfig(
+        account_id=account.id,
+        username=sip.username,
+        domain=host,
+        password=password,
+        auth_username=sip.auth_username or "",
+        display_name=sip.display_name or "",
+        registrar=registrar,
+        outbound_proxy=sip.proxy or "",
+        transport=transport,
+        srtp=srtp,
+        auto_answer=settings.auto_answer,
+        register_expires_s=sip.registration_expires_s,
+    )
