@@ -19,6 +19,8 @@ Floats = npt.NDArray[np.float32]
 
 MAX_CORRECTION = 0.01
 FADE_SAMPLES = 64  # 4 ms at 16 kHz
+INTEGRAL_TIME_S = 5.0
+RATE = 16_000
 SKIP_EXCESS = 1280  # 80 ms over target: too much to work off by resampling (8 s at 1 %)
 
 
@@ -39,6 +41,7 @@ class DriftReader:
         self._avg = float(target)
         self._carry: Floats = np.zeros(0, dtype=np.float32)
         self._phase = 0.0
+        self._integral = 0.0  # learned clock-rate difference; survives underruns
         self._primed = False  # False: waiting for the FIFO to reach `target` (start/underrun)
         self._scratch: Samples = np.zeros(0, dtype=np.int16)
         self.ratio = 1.0
@@ -73,7 +76,12 @@ class DriftReader:
         if level > self.target + max(self.target, SKIP_EXCESS):
             return self._skip_ahead(n)
         self._avg += self._alpha * (level - self._avg)
-        correction = (self._avg - self.target) / self._settle
+        # PI control: the proportional part reacts, the integral part learns the clocks'
+        # steady rate difference so the level settles on target instead of beside it.
+        error = (self._avg - self.target) / self._settle
+        self._integral += error * n / (INTEGRAL_TIME_S * RATE)
+        self._integral = max(-MAX_CORRECTION, min(MAX_CORRECTION, self._integral))
+        correction = error + self._integral
         self.ratio = 1.0 + max(-MAX_CORRECTION, min(MAX_CORRECTION, correction))
         return self._resample(n)
 
@@ -113,13 +121,11 @@ class DriftReader:
         out = np.zeros(n, dtype=np.float32)
         k = min(n, x.shape[0])
         if k:
+            # Fade the real samples we still have down to zero (a ramp of the last value
+            # would leave a kink in the waveform, which is audible as a tick).
             out[:k] = x[:k]
-            last = float(x[k - 1])
-            tail = min(FADE_SAMPLES, n - k)
-            out[k : k + tail] = last * np.linspace(1.0, 0.0, tail, dtype=np.float32)
-            if tail == 0:
-                fade = min(FADE_SAMPLES, k)
-                out[k - fade : k] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            fade = min(FADE_SAMPLES, k)
+            out[k - fade : k] *= np.linspace(1.0, 0.0, fade + 1, dtype=np.float32)[1:]
         self._carry = np.zeros(0, dtype=np.float32)
         self._phase = 0.0
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
