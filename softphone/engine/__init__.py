@@ -1,0 +1,1 @@
+"""The engine process internals: one thread owns pjsua2; nothing here leaves the process."""

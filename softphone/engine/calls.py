@@ -1,0 +1,426 @@
+"""Calls: placing, answering, rejecting, holding, ending; and telling the app each step.
+
+Every `EngineCall` stays in `engine.calls` until it is DISCONNECTED and the deferred
+`_finish` ran outside PJSIP's callback (an incoming Call collected by Python makes the
+caller hear a silent 603). The final event is deferred anyway: when a CANCEL arrives,
+PJSIP reports the disconnect before the CANCEL request itself, and the CANCEL's
+`Reason: SIP;cause=200` decides between "missed" and "answered elsewhere".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import pjsua2 as pj
+
+from softphone.engine import states
+from softphone.engine.accounts import AccountOps, EngineAccount
+from softphone.engine.base import CommandError
+from softphone.engine.ports import RecorderPort, SourcePort
+from softphone.events import CallStateChanged, IncomingCallReceived
+from softphone.types import CallDirection, CallState, ErrorCode, RejectKind
+from softphone.uri import InvalidUri, RemoteParty, call_target, parse_remote
+
+log = logging.getLogger(__name__)
+
+_CANCEL_CAUSE = re.compile(r"^Reason:\s*SIP\s*;\s*cause\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+
+
+class EngineCall(pj.Call):  # type: ignore[misc]
+    def __init__(
+        self,
+        engine: CallOps,
+        account: EngineAccount,
+        direction: CallDirection,
+        pj_call_id: int = pj.PJSUA_INVALID_ID,
+        remote_uri: str = "",
+    ) -> None:
+        super().__init__(account, pj_call_id)
+        self.engine = engine
+        self.account = account
+        self.direction = direction
+        self.key = engine.new_call_key()
+        self.remote = parse_remote(remote_uri)
+        self.state = (
+            CallState.CALLING if direction is CallDirection.OUTBOUND else (CallState.RINGING)
+        )
+        self.code = 0
+        self.reason = ""
+        self.early_media = False
+        self.remote_hold = False
+        self.held = False
+        self.muted = False
+        self.secure = False
+        self.connected_at: float | None = None
+        self.local_hangup = False
+        self.rejected = False
+        self.cancel_cause: int | None = None
+        self.transferred = False
+        self.replaced = False
+        self.ended = False
+        self.media: list[Any] = []  # active AudioMedia of this call
+        self.recorder: RecorderPort | None = None
+        self.recording_path = ""
+        self.source: SourcePort | None = None
+        self.source_name = ""
+        self.last_emitted: tuple[Any, ...] = ()
+
+    # PJSIP callbacks (owner thread: mainThreadOnly) -------------------------------------
+    def onCallState(self, prm: Any) -> None:
+        self.engine.on_call_state(self)
+
+    def onCallMediaState(self, prm: Any) -> None:
+        self.engine.on_call_media(self)
+
+    def onCallTsxState(self, prm: Any) -> None:
+        e = prm.e
+        if e.type != states.EVENT_TSX_STATE or e.body.tsxState.type != states.EVENT_RX_MSG:
+            return
+        msg = str(e.body.tsxState.src.rdata.wholeMsg)
+        if msg.startswith("CANCEL "):
+            match = _CANCEL_CAUSE.search(msg)
+            self.cancel_cause = int(match.group(1)) if match else 0
+
+    def onDtmfDigit(self, prm: Any) -> None:
+        self.engine.on_dtmf(self, str(prm.digit), int(prm.method))
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        self.engine.on_transfer_request(self, prm)
+
+    def onCallTransferStatus(self, prm: Any) -> None:
+        self.engine.on_transfer_status(self, prm)
+
+    def onCallReplaced(self, prm: Any) -> None:
+        self.engine.on_call_replaced(self, prm)
+
+
+class CallOps(AccountOps):
+    # hooks implemented by InCallOps
+    def connect_media(self, call: EngineCall) -> None:
+        raise NotImplementedError
+
+    def release_media(self, call: EngineCall, final: bool = False) -> None:
+        raise NotImplementedError
+
+    def on_dtmf(self, call: EngineCall, digit: str, method: int) -> None:
+        raise NotImplementedError
+
+    def on_transfer_request(self, call: EngineCall, prm: Any) -> None:
+        raise NotImplementedError
+
+    def on_transfer_status(self, call: EngineCall, prm: Any) -> None:
+        raise NotImplementedError
+
+    def on_call_replaced(self, call: EngineCall, prm: Any) -> None:
+        raise NotImplementedError
+
+    # commands -------------------------------------------------------------------------
+    def live_calls(self, exclude: EngineCall | None = None) -> list[EngineCall]:
+        return [c for c in self.calls.values() if not c.ended and c is not exclude]
+
+    def make_call(self, account_id: str, uri: str) -> dict[str, Any]:
+        account = self.account(account_id)
+        cfg = account.config
+        try:
+            target = call_target(uri, cfg.domain, cfg.transport)
+        except InvalidUri as exc:
+            raise CommandError(ErrorCode.INVALID_URI, str(exc)) from None
+        limit = self.config.max_outbound_calls
+        outbound = [c for c in self.live_calls() if c.direction is CallDirection.OUTBOUND]
+        if limit > 0 and len(outbound) >= limit:
+            raise CommandError(
+                ErrorCode.LIMIT_REACHED,
+                f"at most {limit} outbound call(s) at a time; end {outbound[0].key} first",
+            )
+        call = EngineCall(self, account, CallDirection.OUTBOUND, remote_uri=target)
+        self.calls[call.key] = call
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        try:
+            call.makeCall(target, prm)
+        except pj.Error as exc:
+            call.ended = True
+            self.calls.pop(call.key, None)
+            self.later(5.0, lambda: _keep(call))  # PJSIP may still hold it briefly
+            raise CommandError(ErrorCode.SIP_ERROR, f"cannot call {target}: {exc.info()}") from None
+        return {"call_id": call.key, "uri": target}
+
+    def answer(self, key: str, hold_others: bool) -> dict[str, Any]:
+        call = self.call(key)
+        if call.direction is not CallDirection.INBOUND or call.state is not CallState.RINGING:
+            raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not ringing inbound")
+        if hold_others:
+            for other in self.live_calls(exclude=call):
+                if other.state is CallState.IN_CALL:
+                    self.hold(other.key)
+        prm = pj.CallOpParam(True)
+        prm.statusCode = 200
+        try:
+            call.answer(prm)
+        except pj.Error as exc:
+            raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
+        self._update_alerting()
+        return {}
+
+    def reject(self, key: str, kind: RejectKind) -> dict[str, Any]:
+        call = self.call(key)
+        if call.direction is not CallDirection.INBOUND or call.state is not CallState.RINGING:
+            raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not ringing inbound")
+        self._hangup(call, 486 if kind is RejectKind.BUSY else 603)
+        call.rejected = True
+        return {}
+
+    def hangup(self, key: str) -> dict[str, Any]:
+        call = self.call(key)
+        unanswered_inbound = (
+            call.direction is CallDirection.INBOUND and call.state is CallState.RINGING
+        )
+        self._hangup(call, 603 if unanswered_inbound else 0)
+        call.rejected = unanswered_inbound
+        return {}
+
+    def _hangup(self, call: EngineCall, code: int) -> None:
+        prm = pj.CallOpParam(True)
+        if code:
+            prm.statusCode = code
+        call.local_hangup = True
+        try:
+            call.hangup(prm)
+        except pj.Error as exc:
+            raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
+
+    def hold(self, key: str) -> dict[str, Any]:
+        call = self.call(key)
+        if call.state is CallState.ON_HOLD:
+            return {}
+        if call.state is not CallState.IN_CALL:
+            raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not in a call")
+        try:
+            call.setHold(pj.CallOpParam(True))
+        except pj.Error as exc:
+            raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
+        call.held = True
+        self.release_media(call)
+        self.publish(call)
+        return {}
+
+    def resume(self, key: str) -> dict[str, Any]:
+        call = self.call(key)
+        if call.state is not CallState.ON_HOLD:
+            raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not on hold")
+        prm = pj.CallOpParam(True)
+        prm.opt.flag = states.UNHOLD_FLAG
+        try:
+            call.reinvite(prm)
+        except pj.Error as exc:
+            raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
+        call.held = False
+        self.publish(call)
+        return {}
+
+    def set_muted(self, key: str, muted: bool) -> dict[str, Any]:
+        call = self.call(key)
+        call.muted = muted
+        for media in call.media:
+            media.adjustRxLevel(0.0 if muted else 1.0)
+        self.publish(call)
+        return {}
+
+    # PJSIP events -----------------------------------------------------------------------
+    def on_incoming_call(self, account: EngineAccount, pj_call_id: int) -> None:
+        call = EngineCall(self, account, CallDirection.INBOUND, pj_call_id)
+        self.calls[call.key] = call
+        info = call.getInfo()
+        call.remote = parse_remote(str(info.remoteUri))
+        others = self.live_calls(exclude=call)
+        busy = bool(others) and not self.config.call_waiting
+        prm = pj.CallOpParam(True)
+        prm.statusCode = 486 if busy else 180
+        auto = account.config.auto_answer and not others
+        self.emit(
+            IncomingCallReceived(
+                call_id=call.key,
+                account_id=account.config.account_id,
+                remote_uri=call.remote.uri,
+                remote_display=call.remote.display,
+                remote_user=call.remote.user,
+                waiting=bool(others),
+                auto_answer=auto and not busy,
+                at=time.time(),
+            )
+        )
+        if busy:
+            call.rejected = True
+            call.local_hangup = True
+            call.hangup(prm)
+            return
+        try:
+            call.answer(prm)
+        except pj.Error as exc:
+            log.warning("cannot send 180: %s", exc.info())
+        self.publish(call)
+        if others and self.bridge is not None:
+            self.bridge.play_waiting_beep()
+        self._update_alerting()
+        if auto:
+            self.defer(lambda: self._auto_answer(call))
+
+    def _auto_answer(self, call: EngineCall) -> None:
+        if not call.ended and call.state is CallState.RINGING:
+            try:
+                self.answer(call.key, hold_others=True)
+            except CommandError as exc:
+                log.warning("auto-answer failed: %s", exc.message)
+
+    def on_call_state(self, call: EngineCall) -> None:
+        try:
+            info = call.getInfo()
+        except pj.Error:
+            return
+        call.code = int(info.lastStatusCode)
+        call.reason = str(info.lastReason)
+        if states.is_disconnected(info.state):
+            if not call.ended:
+                call.ended = True
+                self.defer(lambda: self._finish(call))
+            return
+        if states.is_confirmed(info.state) and call.connected_at is None:
+            call.connected_at = time.time()
+        if call.direction is CallDirection.OUTBOUND and not call.remote.display:
+            call.remote = _merge_remote(call.remote, parse_remote(str(info.remoteUri)))
+        call.state = states.live_call_state(info.state, call.held)
+        self._update_alerting()
+        self.publish(call)
+
+    def on_call_media(self, call: EngineCall) -> None:
+        try:
+            info = call.getInfo()
+        except pj.Error:
+            return
+        active: list[Any] = []
+        remote_hold = False
+        for media_info in info.media:
+            if media_info.type != states.MEDIA_TYPE_AUDIO:
+                continue
+            if media_info.status == states.MEDIA_REMOTE_HOLD:
+                remote_hold = True
+            if media_info.status in (states.MEDIA_ACTIVE, states.MEDIA_REMOTE_HOLD):
+                active.append(call.getAudioMedia(media_info.index))
+                try:
+                    stream = call.getStreamInfo(media_info.index)
+                    call.secure = states.is_secure_proto(int(stream.proto))
+                except pj.Error:
+                    pass
+        call.remote_hold = remote_hold
+        if not active or call.held:
+            self.release_media(call)
+        else:
+            self.release_media(call)
+            call.media = active
+            self.connect_media(call)
+        if call.direction is CallDirection.OUTBOUND and call.connected_at is None and active:
+            call.early_media = True
+        self._update_alerting()
+        self.publish(call)
+
+    def _finish(self, call: EngineCall) -> None:
+        """After DISCONNECTED, outside the callback: final event, cleanup, drop the call."""
+        self.release_media(call, final=True)
+        state, reason = states.end_of_call(
+            direction=call.direction,
+            connected=call.connected_at is not None,
+            code=call.code,
+            local_hangup=call.local_hangup,
+            rejected=call.rejected,
+            cancel_cause=call.cancel_cause,
+            transferred=call.transferred,
+            replaced=call.replaced,
+        )
+        call.state = state
+        self.publish(call, end_reason=reason)
+        self.calls.pop(call.key, None)
+        self._update_alerting()
+        # keep the Python object alive a little longer: PJSIP may still hold the id
+        self.later(5.0, lambda: _keep(call))
+
+    def _update_alerting(self) -> None:
+        if self.bridge is None:
+            return
+        live = self.live_calls()
+        inbound_ringing = [
+            c for c in live if c.direction is CallDirection.INBOUND and c.state is CallState.RINGING
+        ]
+        talking = [c for c in live if c.state in (CallState.IN_CALL, CallState.ON_HOLD)]
+        if inbound_ringing and not talking:
+            self.bridge.start_ringtone()
+        else:
+            self.bridge.stop_ringtone()
+        ringback = [
+            c
+            for c in live
+            if c.direction is CallDirection.OUTBOUND
+            and c.state is CallState.RINGING
+            and not c.early_media
+        ]
+        if ringback:
+            self.bridge.start_ringback()
+        else:
+            self.bridge.stop_ringback()
+
+    def publish(self, call: EngineCall, end_reason: Any = None) -> None:
+        signature = (
+            call.state,
+            call.code,
+            call.early_media,
+            call.remote_hold,
+            call.muted,
+            call.secure,
+            end_reason,
+        )
+        if signature == call.last_emitted:
+            return
+        call.last_emitted = signature
+        self.emit(
+            CallStateChanged(
+                call_id=call.key,
+                account_id=call.account.config.account_id,
+                direction=call.direction,
+                state=call.state,
+                remote_uri=call.remote.uri,
+                code=call.code,
+                reason=call.reason,
+                end_reason=end_reason,
+                early_media=call.early_media,
+                remote_hold=call.remote_hold,
+                muted=call.muted,
+                secure_media=call.secure,
+                connected_at=call.connected_at,
+                at=time.time(),
+            )
+        )
+
+    def call_snapshot(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "call_id": c.key,
+                "account_id": c.account.config.account_id,
+                "direction": c.direction.value,
+                "state": c.state.value,
+                "remote_uri": c.remote.uri,
+                "muted": c.muted,
+                "connected_at": c.connected_at,
+            }
+            for c in self.live_calls()
+        ]
+
+
+def _merge_remote(old: RemoteParty, new: RemoteParty) -> RemoteParty:
+    return RemoteParty(uri=old.uri or new.uri, display=new.display, user=old.user or new.user)
+
+
+def _keep(_call: EngineCall) -> None:
+    """Timer target whose only job is holding a reference until it fires."""
