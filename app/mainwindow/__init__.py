@@ -1,0 +1,1 @@
+"""The main window: the Calls log with filters, summary, detail sheet and export."""

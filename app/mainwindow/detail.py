@@ -1,0 +1,236 @@
+"""The detail sheet of one call: every field, recording, contact, chat, timeline, transcript."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.mainwindow.model import ARROWS, STATUS_TEXT, fmt_duration, fmt_time
+from app.mainwindow.source import CallLogSource
+from app.session.errors import user_error
+from app.session.model import ErrorKind
+from crmclient.errors import NotFound
+from crmclient.models import CallRecord, Contact, RecordingInfo, Transcript
+
+
+class DetailSheet(QFrame):
+    """Shows one ``CallRecord``; asks the source for contact, recording and transcript."""
+
+    #: The agent pressed Call back: the number to dial and the call's chat, if any.
+    call_back_requested = Signal(str, str)
+    #: A contact was created from this call's number (the log refreshes the row).
+    contact_created = Signal(str)
+
+    def __init__(self, source: CallLogSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("detailSheet")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumWidth(320)
+        self._source = source
+        self._record: CallRecord | None = None
+        self._player: object | None = None
+        self.recording_path: Path | None = None
+        outer = QVBoxLayout(self)
+        self.title = QLabel("Select a call")
+        self.title.setObjectName("detailTitle")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        outer.addWidget(self.title)
+        self.subtitle = QLabel("")
+        self.subtitle.setWordWrap(True)
+        outer.addWidget(self.subtitle)
+        buttons = QHBoxLayout()
+        self.call_back = QPushButton("Call back")
+        self.call_back.clicked.connect(self._call_back)
+        self.load_recording = QPushButton("Load Recording")
+        self.load_recording.clicked.connect(self._load_recording)
+        self.play = QPushButton("Play")
+        self.play.clicked.connect(self._play)
+        self.play.setEnabled(False)
+        for b in (self.call_back, self.load_recording, self.play):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        outer.addLayout(buttons)
+        self.recording_state = QLabel("")
+        self.recording_state.setWordWrap(True)
+        outer.addWidget(self.recording_state)
+        # "Create contact" for unknown numbers, "maybe: NAME" until confirmed.
+        self.contact_row = QWidget()
+        crow = QHBoxLayout(self.contact_row)
+        crow.setContentsMargins(0, 0, 0, 0)
+        self.contact_name = QLineEdit()
+        self.contact_name.setPlaceholderText("Guest name")
+        self.create_contact = QPushButton("Create contact")
+        self.create_contact.clicked.connect(self._create_contact)
+        crow.addWidget(self.contact_name, 1)
+        crow.addWidget(self.create_contact)
+        outer.addWidget(self.contact_row)
+        self.fields = QFormLayout()
+        self.fields.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        holder = QWidget()
+        holder.setLayout(self.fields)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(holder)
+        outer.addWidget(scroll, 1)
+        self.transcript = QLabel("")
+        self.transcript.setWordWrap(True)
+        self.transcript.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(self.transcript)
+        self.show_record(None)
+
+    def show_record(self, record: CallRecord | None) -> None:
+        self._record = record
+        self.recording_path = None
+        self.play.setEnabled(False)
+        self.recording_state.setText("")
+        self.transcript.setText("")
+        while self.fields.rowCount():
+            self.fields.removeRow(0)
+        enabled = record is not None
+        for w in (self.call_back, self.load_recording):
+            w.setEnabled(enabled)
+        self.contact_row.setVisible(enabled and record is not None and not record.contact_id)
+        if record is None:
+            self.title.setText("Select a call")
+            self.subtitle.setText("Details, recording and transcript show here.")
+            return
+        self.title.setText(record.guest_name or record.remote_number)
+        arrow = ARROWS.get(record.direction, "")
+        self.subtitle.setText(
+            f"{arrow} {record.direction.value.capitalize()} · "
+            f"{STATUS_TEXT.get(record.status, record.status.value)} · "
+            f"{fmt_time(record.started_at)}"
+        )
+        self.load_recording.setEnabled(record.has_recording)
+        if not record.has_recording:
+            self.recording_state.setText("No recording for this call.")
+        self._add("Number", record.remote_number)
+        self._add("Our number", record.local_number or "")
+        self._add("Guest", record.guest_name or "")
+        self._add("Contact", record.contact_id or "not linked")
+        self._add("Chat", record.chat_id or "not linked")
+        self._add("Agent", record.agent_id)
+        self._add("Answered by", record.answered_by or "")
+        self._add("Mode", record.mode.value)
+        self._add("Account", record.account_id or "")
+        self._add("Duration", fmt_duration(record.duration_s))
+        self._add("Hang-up cause", record.hangup_cause.value if record.hangup_cause else "")
+        self._add("SIP code", str(record.sip_code) if record.sip_code else "")
+        self._add("Outcome", record.outcome or "")
+        self._add("Notes", record.notes or "")
+        # Timeline: what happened when.
+        self._add("Started", fmt_time(record.started_at))
+        if record.answered_at:
+            self._add("Answered", fmt_time(record.answered_at))
+        if record.ended_at:
+            self._add("Ended", fmt_time(record.ended_at))
+        self._add("Call id", record.id)
+        if record.contact_id:
+            self._source.contact(record.contact_id, self._contact_loaded, lambda _e: None)
+        if record.has_transcript:
+            self._source.transcript(record.id, self._transcript_loaded, lambda _e: None)
+
+    def _add(self, label: str, value: str) -> None:
+        if not value:
+            return
+        text = QLabel(value)
+        text.setWordWrap(True)
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.fields.addRow(f"{label}:", text)
+
+    def _contact_loaded(self, contact: Contact) -> None:
+        if self._record is None or self._record.contact_id != contact.id:
+            return
+        for row in range(self.fields.rowCount()):
+            item = self.fields.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and item.widget() is not None:
+                label = item.widget()
+                if isinstance(label, QLabel) and label.text() == "Contact:":
+                    item = self.fields.itemAt(row, QFormLayout.ItemRole.FieldRole)
+                    field = item.widget() if item is not None else None
+                    if isinstance(field, QLabel):
+                        company = f" ({contact.company})" if contact.company else ""
+                        field.setText(f"{contact.name}{company}")
+
+    def _transcript_loaded(self, transcript: Transcript | None) -> None:
+        if transcript is None:
+            return
+        lines = [f"<b>{s.speaker.value}</b>: {s.text}" for s in transcript.segments]
+        self.transcript.setText("<br>".join(lines))
+
+    def _call_back(self) -> None:
+        if self._record is not None:
+            self.call_back_requested.emit(self._record.remote_number, self._record.chat_id or "")
+
+    def _load_recording(self) -> None:
+        record = self._record
+        if record is None:
+            return
+        self.recording_state.setText("Loading recording…")
+        dest = Path(tempfile.gettempdir()) / f"lodgephone-rec-{record.id}.wav"
+
+        def ok(info: RecordingInfo) -> None:
+            if self._record is None or self._record.id != record.id:
+                return
+            self.recording_path = dest
+            secs = f", {info.duration_s:.0f} s" if info.duration_s else ""
+            self.recording_state.setText(f"Recording ready ({info.size_bytes // 1024} KB{secs}).")
+            self.play.setEnabled(True)
+
+        def err(exc: BaseException) -> None:
+            e = user_error(ErrorKind.RECORDING_FAILED, str(exc))
+            extra = " (this call has no recording)" if isinstance(exc, NotFound) else ""
+            self.recording_state.setText(f"{e.message}{extra}. {e.what_to_do}")
+
+        self._source.recording(record.id, dest, ok, err)
+
+    def _play(self) -> None:
+        """Play through the default output with miniaudio (no QtMultimedia in Essentials)."""
+        if self.recording_path is None:
+            return
+        try:
+            import miniaudio
+
+            stream = miniaudio.stream_file(str(self.recording_path))
+            device = miniaudio.PlaybackDevice()
+            device.start(stream)
+            self._player = device
+            self.recording_state.setText("Playing…")
+        except Exception as exc:
+            self.recording_state.setText(
+                f"Cannot play here: {exc}. The file is {self.recording_path}"
+            )
+
+    def _create_contact(self) -> None:
+        record = self._record
+        if record is None:
+            return
+        name = self.contact_name.text().strip()
+
+        def ok(contact: Contact) -> None:
+            self.contact_row.setVisible(False)
+            self._add("Contact created", contact.name)
+            self.contact_created.emit(contact.id)
+
+        def err(exc: BaseException) -> None:
+            self.recording_state.setText(f"Could not create the contact: {exc}")
+
+        self._source.create_contact(record.remote_number, name, ok, err)
