@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -34,12 +35,18 @@ class DetailSheet(QFrame):
     #: A contact was created from this call's number (the log refreshes the row).
     contact_created = Signal(str)
 
-    def __init__(self, source: CallLogSource, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        source: CallLogSource,
+        agent_name: Callable[[str], str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("detailSheet")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setMinimumWidth(320)
         self._source = source
+        self._agent_name = agent_name or (lambda a: a)
         self._record: CallRecord | None = None
         self._player: object | None = None
         self.recording_path: Path | None = None
@@ -105,9 +112,12 @@ class DetailSheet(QFrame):
         while self.fields.rowCount():
             self.fields.removeRow(0)
         enabled = record is not None
+        self.contact_name.clear()
         for w in (self.call_back, self.load_recording):
             w.setEnabled(enabled)
-        self.contact_row.setVisible(enabled and record is not None and not record.contact_id)
+        self.contact_row.setVisible(
+            record is not None and not record.contact_id and not record.guest_name
+        )
         if record is None:
             self.title.setText("Select a call")
             self.subtitle.setText("Details, recording and transcript show here.")
@@ -127,7 +137,7 @@ class DetailSheet(QFrame):
         self._add("Guest", record.guest_name or "")
         self._add("Contact", record.contact_id or "not linked")
         self._add("Chat", record.chat_id or "not linked")
-        self._add("Agent", record.agent_id)
+        self._add("Agent", self._agent_name(record.agent_id))
         self._add("Answered by", record.answered_by or "")
         self._add("Mode", record.mode.value)
         self._add("Account", record.account_id or "")

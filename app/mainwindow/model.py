@@ -207,7 +207,7 @@ class CallsModel(QAbstractTableModel):
         if col == 4:
             return fmt_time(r.started_at)
         if col == 5:
-            return fmt_duration(r.duration_s)
+            return fmt_duration(r.duration_s) if r.answered_at or r.duration_s else ""
         if col == 6:
             return STATUS_TEXT.get(r.status, r.status.value)
         if col == 7:

@@ -62,6 +62,7 @@ class MainWindow(QMainWindow):
         self.resize(1180, 720)
         self._source = source
         self._agents = dict(agents or {})
+        self._sees_all = sees_all
         self.model = CallsModel(source, agent_names=lambda a: self._agents.get(a, a))
         if display_number is not None:
             self.model.display_number = display_number
@@ -129,9 +130,9 @@ class MainWindow(QMainWindow):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((34, 170, 170, 120, 140, 80, 100, 90)):
+        for col, width in enumerate((30, 150, 150, 90, 140, 70, 90, 80)):
             self.table.setColumnWidth(col, width)
-        self.detail = DetailSheet(source)
+        self.detail = DetailSheet(source, agent_name=lambda a: self._agents.get(a, a))
         self.detail.call_back_requested.connect(self.call_back_requested)
         self.detail.contact_created.connect(lambda _cid: self.model.reload())
         split = QSplitter()
@@ -179,7 +180,7 @@ class MainWindow(QMainWindow):
             since = _date(self.since.date())
             until = _date(self.until.date()) + timedelta(days=1)
         text = self.search.text().strip() or None
-        agent = self.agent.currentData() if self.agent.isVisible() else None
+        agent = self.agent.currentData() if self._sees_all else None
         return CallFilter(
             direction=direction,
             statuses=statuses,
@@ -227,7 +228,7 @@ class MainWindow(QMainWindow):
         text = (
             f"<b>{total}</b> calls · <b>{share:.0f}%</b> answered · average <b>{avg}</b>{partial}"
         )
-        if self.agent.isVisible() and not self.agent.currentData():
+        if self._sees_all and not self.agent.currentData():
             per: dict[str, list[CallRecord]] = {}
             for r in rows:
                 per.setdefault(r.agent_id, []).append(r)
