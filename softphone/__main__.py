@@ -49,4 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # PJSIP is destroyed; skip interpreter teardown, where the daemon stdin reader (blocked
+    # in read()) would make CPython abort on the buffered stdin lock.
+    sys.stderr.flush()
+    os._exit(code)

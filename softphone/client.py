@@ -134,6 +134,7 @@ class EngineClient:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        _close_pipes(proc)
         with self._lock:
             self._thread = None
         self._stopped.set()
@@ -371,6 +372,7 @@ class EngineClient:
             assert proc is not None and proc.stdout is not None
             self._read_until_eof(proc, restarted_at)
             code = proc.wait()
+            _close_pipes(proc)
             with self._lock:
                 self._exit_code = code
                 stopping = self._stopping
@@ -550,3 +552,10 @@ class EngineClient:
                 callback(event)
             except Exception:
                 log.exception("engine event subscriber %r failed on %r", callback, event)
+
+
+def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError, ValueError):
+                pipe.close()

@@ -60,6 +60,8 @@ class MediaCore:
         self.beep: ToneSource | None = None
         self.frames_requested = 0
         self.frames_received = 0
+        self.samples_received = 0
+        self.samples_played = 0
         self.errors = 0
 
     # -- PJSIP media clock thread ------------------------------------------------------
@@ -87,7 +89,9 @@ class MediaCore:
             if frame.type != FRAME_TYPE_AUDIO or not self.playback_open:
                 return
             self.frames_received += 1
-            self.playback_fifo.write(samples_of(frame.buf))
+            samples = samples_of(frame.buf)
+            self.samples_received += samples.shape[0]
+            self.playback_fifo.write(samples)
         except Exception:
             self.errors += 1
             if self.errors <= 3:
@@ -100,6 +104,7 @@ class MediaCore:
     def playback(self, n: int) -> Samples:
         with self._play_lock:
             out = self.playback_reader.read(n)
+        self.samples_played += n
         ringback, beep = self.ringback, self.beep
         if ringback is not None:
             mix_into(out, ringback.read(n))
@@ -124,6 +129,8 @@ class MediaCore:
         return {
             "frames_requested": self.frames_requested,
             "frames_received": self.frames_received,
+            "samples_received": self.samples_received,
+            "samples_played": self.samples_played,
             "capture_level_ms": self.capture_reader.level / (RATE / 1000),
             "playback_level_ms": self.playback_reader.level / (RATE / 1000),
             "capture_underruns": self.capture_reader.underruns,

@@ -204,6 +204,7 @@ class CallOps(AccountOps):
         except pj.Error as exc:
             raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
         call.held = True
+        call.state = CallState.ON_HOLD
         self.release_media(call)
         self.publish(call)
         return {}
@@ -219,6 +220,7 @@ class CallOps(AccountOps):
         except pj.Error as exc:
             raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
         call.held = False
+        call.state = CallState.IN_CALL
         self.publish(call)
         return {}
 

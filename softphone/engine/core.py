@@ -145,7 +145,7 @@ class Engine(InCallOps):
                     lambda: self.emit(EngineWarned(f"{role}: {message}", "audio_device_failed"))
                 ),
             )
-        except Exception as exc:  # noqa: BLE001 - any failure: run calls without devices
+        except Exception as exc:
             log.exception("audio bridge unavailable; calls run without devices")
             self.bridge = None
             self.ep.audDevManager().setNullDev()
