@@ -70,7 +70,7 @@ class EngineClient:
         `stderr` receives the engine's diagnostics (PJSIP log), default: inherited."""
         self.config = config or EngineConfig()
         self._restart = restart
-        self._argv = list(argv) if argv else [sys.executable, "-m", "softphone"]
+        self._argv = list(argv) if argv else default_engine_argv()
         self._env = dict(env) if env is not None else None
         self._stderr = stderr
         self._lock = threading.RLock()
@@ -552,6 +552,14 @@ class EngineClient:
                 callback(event)
             except Exception:
                 log.exception("engine event subscriber %r failed on %r", callback, event)
+
+
+def default_engine_argv() -> list[str]:
+    """How to start the engine: from source `python -m softphone`; in a frozen bundle the
+    one executable has an engine mode (`installers/entry.py`)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "--engine"]
+    return [sys.executable, "-m", "softphone"]
 
 
 def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
