@@ -54,7 +54,16 @@ def main(argv: list[str] | None = None) -> int:
         if lock.acquire():
             from app.application import run
 
-            return run(command, lock)
+            code = run(command, lock)
+            # Leave without interpreter finalisation: PySide6 objects torn down by the
+            # garbage collector at exit have crashed the process (after all was saved).
+            import logging
+            import os
+
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         # Another process won the race to start; it will be listening shortly.
     print("lodgephone: another instance is starting but does not answer", file=sys.stderr)
     return EXIT_FAILED

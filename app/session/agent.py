@@ -173,6 +173,8 @@ class AgentSession:
         self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="crm-writes")
         self._closed = False
         self.ready = threading.Event()  # provisioning applied (or found empty)
+        #: Where each engine account listens (the bound port for accounts on port 0).
+        self.accounts_added: dict[str, ev.AccountAdded] = {}
 
     # ------------------------------------------------------------------------ listeners
     def subscribe(self, listener: SessionListener) -> Callable[[], None]:
@@ -298,7 +300,9 @@ class AgentSession:
             try:
                 with contextlib.suppress(EngineError):
                     await asyncio.to_thread(self.engine.remove_account, account.id)
-                await asyncio.to_thread(self.engine.add_account, config)
+                added = await asyncio.to_thread(self.engine.add_account, config)
+                with self._lock:
+                    self.accounts_added[account.id] = added
             except EngineError as exc:
                 self._set_line(LineStatus(account.id, account.label, LineState.FAILED, exc.message))
         self.ready.set()
