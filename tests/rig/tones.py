@@ -49,35 +49,39 @@ def write_sine_wav(
     return write_wav(path, sine(freq, seconds, rate, amplitude), rate)
 
 
-def _read_growing(path: Path | str) -> tuple[int, int, int, bytes]:
-    """Parse a WAV still being written (its sizes not yet filled in): all data so far."""
+def _read_any(path: Path | str) -> tuple[int, int, int, bytes]:
+    """Parse a PCM WAV, also one still being written whose sizes are not filled in yet.
+
+    Writers fix the data size at close; while a call runs, the header may claim 0 bytes or
+    one frame. The declared size is trusted only when another chunk follows it.
+    """
     blob = Path(path).read_bytes()
     fmt = blob.find(b"fmt ")
-    data = blob.find(b"data")
-    if blob[:4] != b"RIFF" or fmt < 0 or data < 0:
+    data = blob.find(b"data", fmt + 8 if fmt >= 0 else 0)
+    if blob[:4] != b"RIFF" or fmt < 0 or data < 0 or len(blob) < fmt + 24:
         raise ValueError(f"{path}: not a WAV file (yet)")
     channels, rate = struct.unpack_from("<HI", blob, fmt + 10)
     (bits,) = struct.unpack_from("<H", blob, fmt + 22)
-    width = bits // 8
-    raw = blob[data + 8 :]
-    return channels, width, rate, raw[: len(raw) // (width * channels) * width * channels]
+    width = max(1, bits // 8)
+    start = data + 8
+    (declared,) = struct.unpack_from("<I", blob, data + 4) if len(blob) >= start else (0,)
+    available = len(blob) - start
+    end = start + available
+    if 0 < declared <= available:
+        after = blob[start + declared + (declared & 1) : start + declared + (declared & 1) + 4]
+        if after == b"" or (len(after) == 4 and after.isalpha()):
+            end = start + declared
+    raw = blob[start:end]
+    frame = width * max(1, channels)
+    return max(1, channels), width, rate, raw[: len(raw) // frame * frame]
 
 
 def read_wav(path: Path | str) -> tuple[FloatArray, int]:
     """Samples (first channel, floats in [-1, 1]) and the sample rate of a PCM WAV.
 
-    Also reads a WAV another process is still writing (baresip's call dumps during a call).
+    Also reads a WAV another process is still writing (call dumps and recordings mid-call).
     """
-    try:
-        with wave.open(str(path), "rb") as w:
-            channels = w.getnchannels()
-            width = w.getsampwidth()
-            rate = w.getframerate()
-            raw = w.readframes(w.getnframes())
-        if not raw:
-            raise EOFError
-    except (wave.Error, EOFError):
-        channels, width, rate, raw = _read_growing(path)
+    channels, width, rate, raw = _read_any(path)
     if width == 2:
         data = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
     elif width == 1:
@@ -170,6 +174,14 @@ def analyse(
 def analyse_wav(path: Path | str, freq: float = 1000.0, **kwargs: float) -> ToneReport:
     samples, rate = read_wav(path)
     return analyse(samples, rate, freq, **kwargs)
+
+
+def try_analyse_wav(path: Path | str, freq: float = 1000.0, **kwargs: float) -> ToneReport:
+    """Like analyse_wav, but a file that is missing or has no samples yet reports no tone."""
+    try:
+        return analyse_wav(path, freq, **kwargs)
+    except (OSError, ValueError, struct.error, wave.Error, EOFError):
+        return ToneReport(freq, 0, 0, float("-inf"), None)
 
 
 def has_tone(
