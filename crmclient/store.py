@@ -108,8 +108,21 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str], *, name: str) -
 
 
 def _statements(script: str) -> list[str]:
-    """Split a migration script on ';' (ours never put one inside a literal)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Split a script into statements (triggers included) with SQLite's own tokenizer.
+
+    ``executescript`` would do it, but it commits first, outside our transaction.
+    """
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n\t;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip(" \n\t;"):
+        raise StoreError(f"incomplete SQL statement in a migration: {buffer[:60]!r}")
+    return statements
 
 
 def fsync_dir(path: Path) -> None:
