@@ -47,11 +47,11 @@ class EngineAccount(pj.Account):  # type: ignore[misc]
         self.engine.on_reg_state(self, int(prm.code), str(prm.reason), int(prm.expiration))
 
     def onIncomingCall(self, prm: Any) -> None:
-        self.engine.on_incoming_call(self, int(prm.callId))
+        self.engine.on_incoming_call(self, int(prm.callId), str(prm.rdata.wholeMsg))
 
 
 class AccountOps(EngineBase):
-    def on_incoming_call(self, account: EngineAccount, pj_call_id: int) -> None:
+    def on_incoming_call(self, account: EngineAccount, pj_call_id: int, invite: str) -> None:
         raise NotImplementedError  # CallOps
 
     def add_account(self, cfg: AccountConfig) -> dict[str, Any]:

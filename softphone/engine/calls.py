@@ -21,7 +21,7 @@ from softphone.engine.accounts import AccountOps, EngineAccount
 from softphone.engine.base import CommandError
 from softphone.engine.ports import RecorderPort, SourcePort
 from softphone.events import CallStateChanged, IncomingCallReceived
-from softphone.types import CallDirection, CallState, ErrorCode, RejectKind
+from softphone.types import CallDirection, CallState, ErrorCode, RejectKind, SrtpMode
 from softphone.uri import InvalidUri, RemoteParty, call_target, parse_remote
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class EngineCall(pj.Call):  # type: ignore[misc]
         self.held = False
         self.muted = False
         self.secure = False
+        self.remote_crypto = False  # the far end's last SDP carried SDES keys (a=crypto)
         self.connected_at: float | None = None
         self.local_hangup = False
         self.rejected = False
@@ -80,6 +81,10 @@ class EngineCall(pj.Call):  # type: ignore[misc]
         if e.type != states.EVENT_TSX_STATE or e.body.tsxState.type != states.EVENT_RX_MSG:
             return
         msg = str(e.body.tsxState.src.rdata.wholeMsg)
+        if "application/sdp" in msg.lower():
+            self.remote_crypto = _has_crypto(msg)
+            if self.media and not self.ended:
+                self.engine.refresh_security(self)
         if msg.startswith("CANCEL "):
             match = _CANCEL_CAUSE.search(msg)
             self.cancel_cause = int(match.group(1)) if match else 0
@@ -233,8 +238,9 @@ class CallOps(AccountOps):
         return {}
 
     # PJSIP events -----------------------------------------------------------------------
-    def on_incoming_call(self, account: EngineAccount, pj_call_id: int) -> None:
+    def on_incoming_call(self, account: EngineAccount, pj_call_id: int, invite: str) -> None:
         call = EngineCall(self, account, CallDirection.INBOUND, pj_call_id)
+        call.remote_crypto = _has_crypto(invite)
         self.calls[call.key] = call
         info = call.getInfo()
         call.remote = parse_remote(str(info.remoteUri))
@@ -314,7 +320,9 @@ class CallOps(AccountOps):
                 active.append(call.getAudioMedia(media_info.index))
                 try:
                     stream = call.getStreamInfo(media_info.index)
-                    call.secure = states.is_secure_proto(int(stream.proto))
+                    call.secure = states.is_secure_proto(int(stream.proto)) or (
+                        call.remote_crypto and call.account.config.srtp is not SrtpMode.OFF
+                    )
                 except pj.Error:
                     pass
         call.remote_hold = remote_hold
@@ -328,6 +336,13 @@ class CallOps(AccountOps):
             call.early_media = True
         self._update_alerting()
         self.publish(call)
+
+    def refresh_security(self, call: EngineCall) -> None:
+        """SDES-SRTP with `optional` keeps RTP/AVP: the a=crypto lines tell the truth."""
+        secure = call.remote_crypto and call.account.config.srtp is not SrtpMode.OFF
+        if secure != call.secure:
+            call.secure = secure
+            self.publish(call)
 
     def _finish(self, call: EngineCall) -> None:
         """After DISCONNECTED, outside the callback: final event, cleanup, drop the call."""
@@ -422,6 +437,10 @@ class CallOps(AccountOps):
 
 def _merge_remote(old: RemoteParty, new: RemoteParty) -> RemoteParty:
     return RemoteParty(uri=old.uri or new.uri, display=new.display, user=old.user or new.user)
+
+
+def _has_crypto(sip_message: str) -> bool:
+    return "\na=crypto:" in sip_message
 
 
 def _keep(_call: EngineCall) -> None:
