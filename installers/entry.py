@@ -16,8 +16,7 @@ def _main() -> int:
     if args[:1] == ["--engine"]:
         from softphone.__main__ import main as engine_main
 
-        sys.argv = [sys.argv[0], *args[1:]]
-        return int(engine_main() or 0)
+        return int(engine_main(args[1:]) or 0)
     if args[:1] == ["--autostart"]:
         from app.config import ConfigStore
 
