@@ -102,7 +102,9 @@ class Engine(InCallOps):
         self.ep.libInit(cfg)
         self._set_codecs()
         self.ep.libStart()
-        self._start_audio()
+        # SIP is ready now; the audio bridge (numpy, device backend) comes up right after the
+        # hello, before any queued command runs, so "ready" is not held up by audio imports.
+        self.defer(self._start_audio)
         self.later(self.config.stats_interval_s, self.report_stats)
         codecs = tuple(
             str(ci.codecId).rsplit("/", 1)[0]

@@ -15,12 +15,12 @@ import threading
 import wave
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pjsua2 as pj
 
-from softphone.audio.frames import OutFrame, samples_of
+if TYPE_CHECKING:
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,20 @@ def _format() -> Any:
     return fmt
 
 
+def _samples_of(buf: Any) -> Any:
+    from softphone.audio.frames import samples_of
+
+    return samples_of(buf)
+
+
 class RecorderPort(pj.AudioMediaPort):  # type: ignore[misc]
     """Writes whatever the bridge mixes into it to a 16 kHz mono WAV file."""
 
     def __init__(self, name: str) -> None:
+        import numpy as np
+
+        from softphone.audio.frames import OutFrame
+
         super().__init__()
         self._lock = threading.Lock()
         self._wav: wave.Wave_write | None = None
@@ -76,7 +86,7 @@ class RecorderPort(pj.AudioMediaPort):  # type: ignore[misc]
             with self._lock:
                 if self._wav is None or frame.type != _FRAME_TYPE_AUDIO:
                     return
-                samples = samples_of(frame.buf)
+                samples = _samples_of(frame.buf)
                 self._wav.writeframesraw(samples.astype("<i2").tobytes())
                 self._frames += len(samples)
         except Exception:
@@ -95,6 +105,10 @@ class SourcePort(pj.AudioMediaPort):  # type: ignore[misc]
     """Plays a buffer of 16 kHz samples (a WAV file or a synthesized tone) into calls."""
 
     def __init__(self, name: str) -> None:
+        import numpy as np
+
+        from softphone.audio.frames import OutFrame
+
         super().__init__()
         self._lock = threading.Lock()
         self._samples: np.ndarray[Any, np.dtype[np.int16]] | None = None
@@ -149,6 +163,8 @@ class SourcePort(pj.AudioMediaPort):  # type: ignore[misc]
             finished()
 
     def _next(self, src: np.ndarray[Any, np.dtype[np.int16]]) -> np.ndarray[Any, Any]:
+        import numpy as np
+
         out = np.zeros(FRAME, dtype=np.int16)
         filled = 0
         while filled < FRAME:
@@ -178,6 +194,8 @@ class SourcePort(pj.AudioMediaPort):  # type: ignore[misc]
 
 def tone(frequency_hz: float, level: float, seconds: float = 1.0) -> np.ndarray[Any, Any]:
     """One second (loopable without a click: whole number of periods) of a sine tone."""
+    import numpy as np
+
     n = int(RATE * seconds)
     periods = max(1, round(frequency_hz * n / RATE))
     t = np.arange(n)
@@ -187,6 +205,8 @@ def tone(frequency_hz: float, level: float, seconds: float = 1.0) -> np.ndarray[
 
 def load_wav(path: Path) -> np.ndarray[Any, Any]:
     """Read a PCM WAV as 16 kHz mono int16 (linear resampling; fine for prompts and tests)."""
+    import numpy as np
+
     with wave.open(str(path), "rb") as wav:
         width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
         raw = wav.readframes(wav.getnframes())
