@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from softphone.client import EngineClient
 from softphone.config import AccountConfig, EngineConfig
@@ -24,6 +25,8 @@ from softphone.events import (
 from softphone.types import CallState, RegistrationState
 from tests.rig.ports import HOST
 from tests.rig.waiting import EventLog, WaitTimeout
+
+E = TypeVar("E")
 
 TERMINAL = (CallState.ENDED, CallState.FAILED)
 
@@ -91,30 +94,34 @@ class EnginePeer:
 
     # -- waits ---------------------------------------------------------------------------
 
-    def _wait(self, pred: Any, timeout: float, what: str, since: int) -> Any:
+    def _wait(
+        self, kind: type[E], pred: Callable[[E], bool], timeout: float, what: str, since: int
+    ) -> E:
         try:
-            return self.events.wait_for(pred, timeout, f"{self.name}: {what}", since=since)
+            found = self.events.wait_for(
+                lambda e: isinstance(e, kind) and pred(e),
+                timeout,
+                f"{self.name}: {what}",
+                since=since,
+            )
         except WaitTimeout as exc:
             raise WaitTimeout(f"{exc}\n-- engine log --\n{self.log_tail(30)}") from None
+        assert isinstance(found, kind)
+        return found
 
     def wait_registration(
         self, state: RegistrationState, timeout: float = 5.0, *, since: int = 0
     ) -> RegistrationChanged:
         return self._wait(
-            lambda e: (
-                isinstance(e, RegistrationChanged)
-                and e.account_id == self.account_id
-                and e.state == state
-            ),
+            RegistrationChanged,
+            lambda e: e.account_id == self.account_id and e.state == state,
             timeout,
             f"registration {state}",
             since,
         )
 
     def wait_incoming(self, timeout: float = 5.0, *, since: int = 0) -> IncomingCallReceived:
-        return self._wait(
-            lambda e: isinstance(e, IncomingCallReceived), timeout, "an incoming call", since
-        )
+        return self._wait(IncomingCallReceived, lambda e: True, timeout, "an incoming call", since)
 
     def wait_call(
         self,
@@ -126,18 +133,15 @@ class EnginePeer:
     ) -> CallStateChanged:
         states = state if isinstance(state, tuple) else (state,)
         return self._wait(
-            lambda e: (
-                isinstance(e, CallStateChanged)
-                and e.state in states
-                and (call_id is None or e.call_id == call_id)
-            ),
+            CallStateChanged,
+            lambda e: e.state in states and (call_id is None or e.call_id == call_id),
             timeout,
             f"call {call_id or '*'} in {'/'.join(states)}",
             since,
         )
 
     def wait_dtmf(self, timeout: float = 5.0, *, since: int = 0) -> DtmfReceived:
-        return self._wait(lambda e: isinstance(e, DtmfReceived), timeout, "a DTMF digit", since)
+        return self._wait(DtmfReceived, lambda e: True, timeout, "a DTMF digit", since)
 
     def hangup_all(self, timeout: float = 5.0) -> None:
         """End every call still up and wait until the engine reports them ended."""
