@@ -274,14 +274,17 @@ class DialPage(QWidget):
         self._show_middle()
         if self.is_internal():
             self._filter_teammates()
-        elif looks_like_name(text) and len(text.strip()) >= 2:
-            self.contact_search_requested.emit(text.strip())
         self._debounce.start()
         self._refresh_call_button()
 
     def _emit_prepare(self) -> None:
+        """One request per typing pause: a contact search for names, options for numbers."""
         text = self.text()
-        if self.is_internal() or looks_like_name(text):
+        if self.is_internal():
+            return
+        if looks_like_name(text):
+            if len(text) >= 2:
+                self.contact_search_requested.emit(text)
             return
         self.prepare_requested.emit(text, self._selected_account() or "")
 
