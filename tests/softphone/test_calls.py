@@ -241,3 +241,34 @@ def test_cancel_reason_tells_answered_elsewhere_from_missed(
         assert ended.end_reason is expected
     finally:
         uac.close()
+
+
+def test_played_wav_file_reaches_the_far_end(
+    alice: Phone, bob: Phone, call: tuple[str, str], tmp_path: object
+) -> None:
+    import wave
+    from pathlib import Path
+
+    import numpy as np
+
+    from softphone.events import PlaybackFinished
+
+    a_call, b_call = call
+    folder = Path(str(tmp_path))
+    prompt = folder / "prompt-8k.wav"
+    t = np.arange(8000 * 2) / 8000  # 2 s of 600 Hz at 8 kHz, resampled by the engine
+    with wave.open(str(prompt), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes((np.sin(2 * np.pi * 600 * t) * 9000).astype("<i2").tobytes())
+    heard = folder / "heard.wav"
+    a0, b0 = alice.events.mark(), bob.events.mark()
+    bob.client.start_recording(b_call, str(heard))
+    alice.client.play_file(a_call, str(prompt))
+    done = alice.events.wait_for(PlaybackFinished, lambda e: e.call_id == a_call, start=a0)
+    assert done.source == str(prompt)
+    bob.client.stop_recording(b_call)
+    bob.events.wait_for(RecordingStopped, lambda e: e.call_id == b_call, start=b0)
+    share, _rms = tone_power(heard, 600.0)
+    assert share > 0.5, f"600 Hz share {share:.2f}"
