@@ -240,8 +240,32 @@ class Application:
             from app.settings.window import SettingsWindow
 
             self.settings_window = SettingsWindow(self.config, self.qt_session)
+            self.settings_window.sign_in_requested.connect(self._sign_in)
         self.settings_window.show()
         self.settings_window.raise_()
+
+    def _sign_in(self, email: str, password: str) -> None:
+        """Sign in to the CRM; the session tokens go to the OS keyring, nowhere else."""
+        from crmclient.models import PasswordCredentials
+        from crmclient.secrets import SecretKind, SecretStore
+
+        async def work() -> str:
+            token = await self.backend.sign_in(PasswordCredentials(email=email, password=password))
+            store = SecretStore()
+            await store.aset(SecretKind.CRM_TOKEN, email, token.token)
+            await store.aset(SecretKind.CRM_REFRESH_TOKEN, email, token.refresh_token)
+            await self.session.apply_provisioning(await self.backend.get_provisioning())
+            return str(token.user.name)
+
+        window = self.settings_window
+
+        def ok(name: str) -> None:
+            window.signed_in(True, f"Signed in as {name}.")
+
+        def err(exc: BaseException) -> None:
+            window.signed_in(False, f"Sign-in failed: {exc}")
+
+        self.main.when_done(self.runner.submit(work()), ok, err)
 
     def _log_changed(self, change: Any) -> None:
         if self.main_window is None:

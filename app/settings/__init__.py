@@ -1,0 +1,1 @@
+"""The settings window, and the desktop integration it controls (autostart, link handler)."""
