@@ -246,9 +246,10 @@ class Theme(QObject):
         self.apply()
 
     def apply(self) -> Palette:
-        global _current
+        global _current, _installed
         p = palette_for(self._mode)
         _current = p
+        _installed = self
         self._app.setStyle("Fusion")
         self._app.setPalette(_qpalette(p))
         self._app.setStyleSheet(style_sheet(p))
@@ -258,3 +259,26 @@ class Theme(QObject):
     def _on_system_changed(self, _scheme: Qt.ColorScheme) -> None:
         if self._mode is Mode.SYSTEM:
             self.apply()
+
+
+_installed: Theme | None = None
+
+
+def ensure(mode: Mode | str | None = None) -> Theme | None:
+    """Install the look once per application (the first call wins unless `mode` is given).
+
+    The dialer, popup and tray call this, so the app looks right even if nobody set a
+    theme up explicitly; settings call it with the user's choice ("system", "light",
+    "dark") to switch live.
+    """
+    global _installed
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return None
+    wanted = Mode(mode) if mode is not None else None
+    if _installed is None or _installed.parent() is not app:
+        _installed = Theme(app, wanted or Mode.SYSTEM)
+        _installed.apply()
+    elif wanted is not None and wanted is not _installed.mode:
+        _installed.set_mode(wanted)
+    return _installed

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from app import theme
 from app.dialer.texts import line_text, worst_line
 from app.notify import Note, Notifier
 from app.session.model import (
@@ -100,6 +101,7 @@ class Tray(QObject):
 
     def __init__(self, notifier: Notifier | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        theme.ensure()
         self._lines: dict[str, LineStatus] = {}
         self._missed = 0
         self._presence = Presence.AVAILABLE

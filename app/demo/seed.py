@@ -46,7 +46,9 @@ DEMO_CONTACTS: tuple[tuple[str, str, str, str | None], ...] = (
 class _Seedable(Protocol):
     def add_contacts(self, contacts: list[Contact]) -> None: ...
     def add_chats(self, chats: list[Chat]) -> None: ...
-    def set_provisioning(self, provisioning: Provisioning) -> None: ...
+    def set_provisioning(
+        self, provisioning: Provisioning, sip_secrets: dict[str, str] | None = None
+    ) -> None: ...
 
 
 def demo_contacts(now: datetime | None = None) -> list[Contact]:
@@ -123,7 +125,8 @@ def demo_provisioning(guest_port: int, user: User | None = None) -> Provisioning
 def seed_embedded(crm: _Seedable, guest_port: int) -> bool:
     """Put the demo data into an embedded CRM. Returns False when it was already there
     (the contacts exist), in which case only the calling setup is refreshed."""
-    crm.set_provisioning(demo_provisioning(guest_port))
+    # The demo account never registers; its "password" only satisfies the secret lookup.
+    crm.set_provisioning(demo_provisioning(guest_port), {DEMO_ACCOUNT_ID: "demo"})
     try:
         crm.add_contacts(demo_contacts())
     except Exception as exc:  # the store says "already there" as a constraint error

@@ -84,6 +84,7 @@ class DialerWindow(QWidget):
 
     def __init__(self, placement: Placement | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        theme.ensure()
         self.setObjectName("dialerWindow")
         self.setWindowTitle("Lodgestory Phone")
         self.setWindowIcon(app_icon())

@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QPoint, Signal
 from PySide6.QtGui import QCursor, QGuiApplication
 
+from app import theme
 from app.popup.window import IncomingPopup
 from app.session.model import (
     CallDirection,
@@ -30,6 +31,7 @@ class PopupManager(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        theme.ensure()
         self._popups: dict[str, IncomingPopup] = {}
         self._missed = 0
         self._active_calls: set[str] = set()
