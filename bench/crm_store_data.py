@@ -107,7 +107,8 @@ def guest_name(rng: random.Random) -> str:
     return f"{rng.choice(GIVEN)} {family}"
 
 
-SCHEMA = hashlib.sha1("".join(MIGRATIONS).encode()).hexdigest()[:8]
+GENERATOR = 2  # bump when the generated data changes
+SCHEMA = hashlib.sha1(f"{GENERATOR}{''.join(MIGRATIONS)}".encode()).hexdigest()[:8]
 
 
 def contact_number(i: int) -> str:
