@@ -339,13 +339,15 @@ class InCallPage(QWidget):
         self._call = call
         self.avatar.set_name(call.contact.name if call.contact else call.remote_name)
         self.name.setText(call.title)
-        self.number.setText(call.display_number if call.title != call.display_number else "")
+        number = call.display_number if call.title != call.display_number else ""
+        via = f"via {call.line_label}" if call.line_label else ""
+        self.number.setText("  ·  ".join(x for x in (number, via) if x))
         self.number.setVisible(bool(self.number.text()))
         where = call.location
         if call.contact and call.contact.chat_title:
             where = f"{where} · {call.contact.chat_title}" if where else call.contact.chat_title
-        via = f"via {call.line_label}" if call.line_label else ""
-        self.location.setText("  ·  ".join(x for x in (where, via) if x))
+        self.location.setText(where)
+        self.location.setVisible(bool(where))
         text, tone = phase_text(call)
         self.phase.setText(text)
         color = getattr(theme.current(), tone.value)

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QGuiApplication
 
+from app import theme
 from app.dialer.numbertext import clean_number
 from app.dialer.placement import Placement
 from app.dialer.window import DialerWindow
@@ -407,6 +408,26 @@ def test_screenshots(qtbot, dialer) -> None:
     dialer.update_call(call(recording=True))
     dialer.set_quality(CallQuality("c1", 2.9, jitter_ms=20, loss_percent=6))
     save_shot(dialer, "dialer-in-call")
-    ended = call(CallPhase.ENDED, end=CallEnd.COMPLETED, ended_at=call().started_at + 151)
+    start = call().started_at
+    ended = call(
+        CallPhase.ENDED, end=CallEnd.COMPLETED, connected_at=start + 4, ended_at=start + 155
+    )
+    dialer.end_call(CallEnded(ended))
     dialer.show_wrap_up(WrapUpRequested(ended, suggested=WrapUpOutcome.CONNECTED))
+    assert dialer.pages.currentWidget() is dialer.wrap_page
+    qtbot.keyClicks(dialer.wrap_page.notes, "Late arrival confirmed; key at the night desk.")
     save_shot(dialer, "dialer-wrap-up")
+    assert "02:31" in dialer.wrap_page.summary.text()
+
+
+def test_dark_look(qtbot, dialer, themed) -> None:
+    themed.set_mode(theme.Mode.DARK)
+    try:
+        dialer.set_options(options())
+        type_number(qtbot, dialer, "+12125550199")
+        dialer.set_options(options())
+        image = save_shot(dialer, "dialer-idle-dark")
+        corner = image.pixelColor(8, image.height() // 2)
+        assert corner.lightness() < 80  # a dark surface, not the light one
+    finally:
+        themed.set_mode(theme.Mode.LIGHT)
