@@ -311,7 +311,8 @@ def _filter_sql(user: User, flt: CallFilter) -> tuple[str, dict[str, Any]]:
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         args["text"] = f"%{escaped}%"
         digits = "".join(ch for ch in text if ch.isdigit())
-        args["digits"] = f"%{digits}%" if digits else None
+        number_like = digits and all(ch.isdigit() or ch in " +-().tel:" for ch in text)
+        args["digits"] = f"%{digits}%" if number_like else None
         where.append(
             "(c.guest_name LIKE :text ESCAPE '\\' OR c.remote_number LIKE :text ESCAPE '\\' "
             "OR (:digits IS NOT NULL AND c.remote_number LIKE :digits))"

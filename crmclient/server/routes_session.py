@@ -102,7 +102,12 @@ def provisioning_for(state: State, user: User) -> Provisioning:
             )
         )
     teammates = tuple(
-        Teammate(user_id=r["id"], name=r["name"], extension=r["extension"], presence=r["presence"])
+        Teammate(
+            user_id=r["id"],
+            name=r["name"],
+            extension=r["extension"],
+            presence=PresenceStatus(r["presence"]),
+        )
         for r in state.db.execute(
             "SELECT id, name, extension, presence FROM users WHERE id != ? ORDER BY name",
             (user.id,),

@@ -18,7 +18,9 @@ from crmclient.models import (
     CallRecord,
     Chat,
     Contact,
+    PermissionState,
     Presence,
+    PresenceStatus,
     Role,
     User,
     _Model,
@@ -143,7 +145,7 @@ class State:
             return None
         return CallPermission(
             chat_id=chat_id,
-            state=row["state"],
+            state=PermissionState(row["state"]),
             updated_at=_t(row["updated_at"]),
             expires_at=unstamp(row["expires_at"]),
         )
@@ -154,7 +156,7 @@ class State:
         ).fetchone()
         if row is None:
             return None
-        return Presence(user_id=user_id, status=row[0], updated_at=_t(row[1]))
+        return Presence(user_id=user_id, status=PresenceStatus(row[0]), updated_at=_t(row[1]))
 
 
 def _t(text: str) -> Any:

@@ -33,6 +33,9 @@ def _frame(row_id: int, at: str, type_: str, data: str) -> str:
 async def events(ws: WebSocket) -> None:
     state: State = ws.app.state.crm
     token = bearer(ws) or ws.query_params.get("access_token")
+    # "From now on" means from before the handshake completes: a client that writes right
+    # after connecting must see the events its writes cause.
+    now_id = state.last_event_id()
     await ws.accept()
     try:
         user, _sid = authenticate(state, token)
@@ -48,7 +51,7 @@ async def events(ws: WebSocket) -> None:
     except ValueError:
         await ws.close(code=CLOSE_BAD_REQUEST, reason="bad after or heartbeat_s")
         return
-    last = state.last_event_id() if after is None else after
+    last = now_id if after is None else after
     wake = asyncio.Event()
     state.add_waiter(wake)
     generation = state.drop_generation
@@ -73,7 +76,9 @@ async def events(ws: WebSocket) -> None:
                     continue
             timeout = max(0.0, last_sent + interval - loop.time())
             waiter = asyncio.ensure_future(wake.wait())
-            done, _ = await asyncio.wait({waiter, receiver}, timeout=timeout)
+            done, _ = await asyncio.wait(
+                {waiter, receiver}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             if receiver in done:
                 message = receiver.result()
