@@ -180,7 +180,7 @@ class DialPage(QWidget):
         pad_holder = QWidget(self.middle)
         pad_layout = QVBoxLayout(pad_holder)
         pad_layout.setContentsMargins(0, 4, 0, 4)
-        pad_layout.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignHCenter)
+        pad_layout.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignCenter)
         self.results = QListWidget(self.middle)
         self.results.setObjectName("contactResults")
         self.results.itemActivated.connect(self._on_hit_chosen)

@@ -247,7 +247,7 @@ class InCallPage(QWidget):
         hide_keypad.setObjectName("secondaryButton")
         hide_keypad.clicked.connect(lambda: self.buttons["keypad"].setChecked(False))
         kl.addWidget(self.dtmf_echo)
-        kl.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignHCenter)
+        kl.addWidget(self.keypad, 0, Qt.AlignmentFlag.AlignCenter)
         kl.addWidget(hide_keypad, 0, Qt.AlignmentFlag.AlignHCenter)
         self.transfer = TransferPanel(self.panel)
         self.transfer.blind_requested.connect(

@@ -84,6 +84,7 @@ class DialerWindow(QWidget):
 
     def __init__(self, placement: Placement | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self._built = False  # palette events can arrive before the children exist
         theme.ensure()
         self.setObjectName("dialerWindow")
         self.setWindowTitle("Lodgestory Phone")
@@ -113,6 +114,7 @@ class DialerWindow(QWidget):
         self._build()
         self._wire_pages()
         self._shortcuts()
+        self._built = True
         self._refresh_status()
 
     # -------------------------------------------------------------------- layout
@@ -180,7 +182,7 @@ class DialerWindow(QWidget):
         self.call_page.refresh_icons()
 
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() == QEvent.Type.PaletteChange and self._built:
             self._refresh_icons()
         super().changeEvent(event)
 

@@ -130,17 +130,20 @@ class PopupManager(QObject):
         self._restack()
 
     def _restack(self) -> None:
-        """Bottom-right of the screen under the mouse, newest on top of the stack."""
+        """Top-right of the screen under the mouse, oldest first, the next ones below.
+
+        Top-right keeps the cards clear of the floating dialer, which lives bottom-right.
+        """
         screen = QGuiApplication.screenAt(QCursor.pos()) or QGuiApplication.primaryScreen()
         if screen is None:
             return
         area = screen.availableGeometry()
-        bottom = area.bottom() - MARGIN
+        top = area.top() + MARGIN
         for popup in self._popups.values():
             if popup.isHidden() and popup.property("placed"):
                 continue
-            size = popup.sizeHint()
-            top_left = QPoint(area.right() - size.width() - MARGIN, bottom - size.height())
-            popup.move(top_left)
+            hint = popup.sizeHint()
+            width = max(hint.width(), popup.minimumWidth())
+            popup.move(QPoint(area.right() - width - MARGIN + 1, top))
             popup.setProperty("placed", True)
-            bottom = top_left.y() - GAP
+            top += hint.height() + GAP

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 
 from app.popup.manager import PopupManager
 from app.session.model import (
@@ -119,8 +120,11 @@ def test_two_rings_stack_on_screen(qtbot, manager) -> None:
     manager.show_incoming(IncomingCall(ringing("a")))
     manager.show_incoming(IncomingCall(ringing("b", display_number="+1 212-555-0199")))
     first, second = manager.popup("a"), manager.popup("b")
-    assert first.geometry().bottom() > second.geometry().bottom()
+    assert first.geometry().top() < second.geometry().top()
     assert not first.geometry().intersects(second.geometry())
+    screen = QGuiApplication.primaryScreen().availableGeometry()
+    for popup in (first, second):
+        assert screen.contains(popup.frameGeometry()), "a popup is off the screen"
 
 
 def test_popup_screenshot(qtbot, manager) -> None:
