@@ -119,7 +119,15 @@ class EventStream:
 
     @property
     def last_id(self) -> int:
-        return self._last_id
+        """The id it resumes after: the last event delivered, or, when subscribed "from now
+        on", the newest id the first heartbeat reported (0 until then)."""
+        return self._resume if self._resume is not None else 0
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a reconnect now would lose nothing (False only while subscribed "from
+        now on" and no heartbeat has said where "now" is yet)."""
+        return self._resume is not None
 
     @property
     def connected(self) -> bool:
@@ -188,6 +196,7 @@ class EventStream:
                 ping_interval=None,  # the contract's heartbeats detect dead connections
                 compression=None,
                 max_size=4 * 1024 * 1024,
+                close_timeout=1.0,
                 proxy=None,
             )
         except InvalidStatus as exc:
@@ -208,6 +217,8 @@ class EventStream:
                 try:
                     raw = await asyncio.wait_for(ws.recv(), self._policy.dead_after(interval))
                 except TimeoutError:
+                    # No closing handshake on a dead path: it would wait for an answer.
+                    ws.transport.abort()
                     raise _Reconnect("no heartbeat: connection presumed dead") from None
                 except ConnectionClosed as exc:
                     if self._closing.is_set():
