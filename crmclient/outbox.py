@@ -177,6 +177,7 @@ _KEY: Final = "_idempotency_key"
 _KEYED: Final = frozenset({JobKind.CALL_UPDATE, JobKind.RECORDING_UPLOAD})
 
 _TRANSIENT: Final = (
+    StoreError,  # the embedded CRM's disk full or busy: it may well work later
     errors.TransportError,
     errors.ServerError,
     errors.RateLimited,
