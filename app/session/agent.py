@@ -423,7 +423,16 @@ class AgentSession:
         try:
             return numbers.normalize(text, self.region)
         except (NumberError, ValueError):
-            return None
+            pass
+        if digits.isdigit() and len(digits) >= 10:
+            # Trunks often send E.164 without the "+": accept it only when that reads as a
+            # real number, so a national number is never turned into a foreign one.
+            try:
+                parsed = numbers.parse("+" + digits, self.region)
+            except (NumberError, ValueError):
+                return None
+            return parsed.e164 if parsed.known_range else None
+        return None
 
     def _display(self, number: str) -> str:
         try:

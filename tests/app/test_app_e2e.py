@@ -117,7 +117,7 @@ def test_cli_and_links_reach_the_running_app_and_calls_reach_the_crm(running_app
         return [c["phase"] for c in seen[-1]["calls"]] == ["in_call"]
 
     try:
-        wait_until(connected, timeout=15, what="the outbound call to connect")
+        wait_until(connected, timeout=25, what="the outbound call to connect")
     except AssertionError:
         print(seen[-1], (tmp / "log" / "lodgephone.log").read_text()[-3000:])
         raise
