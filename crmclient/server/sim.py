@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from crmclient.models import (
     CallDirection,
+    CallMode,
     CallRecord,
     CallRinging,
     CallStatus,
@@ -43,6 +44,10 @@ async def incoming_call(request: Request) -> Response:
     for agent_id in agent_ids:
         if not isinstance(agent_id, str) or state.user(agent_id) is None:
             raise invalid(f"user {agent_id} not found", field="agent_ids")
+    try:
+        mode = CallMode(str(body.get("mode", "softphone")))
+    except ValueError:
+        raise invalid("mode: softphone or phone", field="mode") from None
     number = body["from_number"]
     found = lookup(state, number)
     contact = found.contact
@@ -59,7 +64,7 @@ async def incoming_call(request: Request) -> Response:
         id="sim_" + uuid.uuid4().hex[:16],
         direction=CallDirection.INBOUND,
         status=CallStatus.RINGING,
-        mode=body.get("mode", "softphone"),
+        mode=mode,
         agent_id=agent_ids[0],
         remote_number=number,
         created_at=at,

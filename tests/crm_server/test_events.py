@@ -211,3 +211,28 @@ async def test_resync_when_events_were_pruned(
         assert resync.type == "stream.resync" and resync.id == last
         after = await next_event(ws)
         assert after.id > last and after.type == "presence.changed"
+
+
+async def test_phone_mode_progress_arrives_as_call_updates(
+    server: RunningServer, clients: dict[str, httpx.Client]
+) -> None:
+    maya = clients["maya"]
+    request = {"call_id": "phone-mode-1", "account_id": "acc_twilio", "to_number": "+12125550199"}
+    async with stream(server, maya) as ws:
+        check(maya.post("/v1/phone-calls", json=request), 201)
+        statuses = []
+        while "in_progress" not in statuses:
+            event = await next_of_type(ws, "call.updated")
+            assert event.payload.call.id == "phone-mode-1"  # type: ignore[union-attr]
+            statuses.append(event.payload.call.status.value)  # type: ignore[union-attr]
+    assert statuses == ["dialing", "ringing", "in_progress"]
+
+
+@pytest.mark.parametrize("query", ["after=-1", "after=x", "heartbeat_s=0", "heartbeat_s=999"])
+async def test_bad_stream_parameters_close_with_4422(
+    server: RunningServer, clients: dict[str, httpx.Client], query: str
+) -> None:
+    async with stream(server, clients["maya"], **dict([query.split("=")])) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4422
