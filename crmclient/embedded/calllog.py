@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from crmclient import errors
 from crmclient.models import (
-    LIVE_STATUSES,
     CallDirection,
     CallFilter,
     CallMode,
@@ -50,7 +49,7 @@ CSV_COLUMNS: Final = (
     "has_recording",
 )
 _FREE_TEXT: Final = frozenset({"guest_name", "agent_name", "outcome", "notes"})
-_LIVE_SQL: Final = "(" + ",".join(f"'{s.value}'" for s in sorted(LIVE_STATUSES)) + ")"
+_PHONE_CHARS: Final = frozenset("0123456789+-() ./")
 
 
 def micros(value: datetime) -> int:
@@ -121,7 +120,8 @@ def filter_sql(
     text = (flt.text or "").strip().lower()
     if text:
         digits = "".join(ch for ch in text if ch.isdigit())
-        needles = [text] if not digits or digits == text.lstrip("+") else [text, digits]
+        # "(628) 555-0042" is a number in any notation: match its digits alone.
+        needles = [digits] if digits and set(text) <= _PHONE_CHARS else [text]
         if text_via_index and all(len(n) >= 3 for n in needles):
             # Trigram index: substring match without scanning the call table.
             where.append(

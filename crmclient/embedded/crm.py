@@ -82,7 +82,7 @@ __all__ = ["EmbeddedCrm"]
 
 LOCAL_USER: Final = User(id="local", email="agent@localhost", name="Me", role=Role.OWNER)
 _SESSION_DAYS: Final = 10
-_SCAN_ABOVE: Final = 2000
+_SCAN_ABOVE: Final = 500
 """Above this many text matches, a page is read by scanning time order, not via FTS."""
 _ACTIVE_CHATS: Final = (ChatStatus.OPEN.value, ChatStatus.PENDING.value)
 
