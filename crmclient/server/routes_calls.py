@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import uuid
 import wave
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -493,7 +494,7 @@ async def upload_recording(request: Request) -> Response:
     call = visible_call(state, user, request.path_params["call_id"])
     name = hashlib.sha256(call.id.encode()).hexdigest()[:32] + ".wav"
     final = state.config.recordings / name
-    partial = final.with_suffix(".part")
+    partial = final.with_name(f"{final.stem}.{uuid.uuid4().hex[:8]}.part")  # uploads may overlap
     size = 0
     digest = hashlib.sha256()
     limit = state.config.max_recording_bytes
