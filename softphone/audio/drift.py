@@ -21,6 +21,9 @@ MAX_CORRECTION = 0.01
 FADE_SAMPLES = 64  # 4 ms at 16 kHz
 INTEGRAL_TIME_S = 5.0
 RATE = 16_000
+QUIET = 200  # below -44 dBFS: a pause, not speech
+QUIET_DROP_MIN = 480  # only for 30 ms or more over target (stalls, not jitter)
+QUIET_KEEP = 160  # ...and keep 10 ms of it as headroom against the next late callback
 SKIP_EXCESS = 1280  # 80 ms over target: too much to work off by resampling (8 s at 1 %)
 
 
@@ -47,6 +50,7 @@ class DriftReader:
         self.ratio = 1.0
         self.underruns = 0
         self.skips = 0
+        self.quiet_drops = 0
 
     @property
     def level(self) -> float:
@@ -75,6 +79,9 @@ class DriftReader:
             return self._faded(self._resample(n), fade_in=True)
         if level > self.target + max(self.target, SKIP_EXCESS):
             return self._skip_ahead(n)
+        excess = level - self.target
+        if excess > QUIET_DROP_MIN and self._drop_quiet(excess - QUIET_KEEP):
+            level = len(self.fifo)
         self._avg += self._alpha * (level - self._avg)
         # PI control: the proportional part reacts, the integral part learns the clocks'
         # steady rate difference so the level settles on target instead of beside it.
@@ -84,6 +91,21 @@ class DriftReader:
         correction = error + self._integral
         self.ratio = 1.0 + max(-MAX_CORRECTION, min(MAX_CORRECTION, correction))
         return self._resample(n)
+
+    def _drop_quiet(self, excess: int) -> bool:
+        """A stall piled up `excess`: if it is silence (a pause in speech), drop it now
+        instead of working it off at 1 % for seconds. Nothing audible is lost."""
+        if self._carry.size and float(np.max(np.abs(self._carry))) >= QUIET:
+            return False
+        if self._scratch.shape[0] < excess:
+            self._scratch = np.zeros(excess, dtype=np.int16)
+        got = self.fifo.peek_into(self._scratch[:excess])
+        if got < excess or int(np.max(np.abs(self._scratch[:got].astype(np.int32)))) >= QUIET:
+            return False
+        self.fifo.discard(excess)
+        self._avg = float(len(self.fifo))
+        self.quiet_drops += 1
+        return True
 
     def _needed(self, n: int) -> int:
         return int(np.floor(self._phase + (n - 1) * self.ratio)) + 2

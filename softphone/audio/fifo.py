@@ -69,6 +69,16 @@ class SampleFifo:
             self._len -= n
             return n
 
+    def peek_into(self, out: Samples) -> int:
+        """Like read_into, but leaves the samples in the FIFO."""
+        with self._lock:
+            n = min(int(out.shape[0]), self._len)
+            first = min(n, self._cap - self._start)
+            out[:first] = self._buf[self._start : self._start + first]
+            if first < n:
+                out[first:n] = self._buf[: n - first]
+            return n
+
     def discard(self, n: int) -> int:
         with self._lock:
             n = max(0, min(n, self._len))

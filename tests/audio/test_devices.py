@@ -97,10 +97,11 @@ def test_mic_audio_arrives_in_the_capture_fifo(
     r.want(input_id="mic.monitor", capture=True)
     assert r.settle()
     got: list[np.ndarray] = []
-    play = pulse.play("mic", sine(1000.0, 3.0, RATE, 0.5))
+    play = pulse.play("mic", sine(1000.0, 8.0, RATE, 0.5))
+    buf = np.zeros(RATE, dtype=np.int16)
 
     def heard() -> bool:
-        got.append(core.capture_reader.read(320).copy())
+        got.append(buf[: core.capture_fifo.read_into(buf)].copy())
         return analyse(np.concatenate(got) / 32768.0, RATE).tone_windows >= 25
 
     wait_until(heard, 10, "the mic tone in the capture FIFO", interval=0.02)
