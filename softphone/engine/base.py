@@ -90,6 +90,14 @@ class EngineBase:
             _, _, fn = heapq.heappop(self._timers)
             self._safely(fn)
 
+    def drain_inbox(self) -> None:
+        """Drop queued work unrun (shutdown)."""
+        while True:
+            try:
+                self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
     @staticmethod
     def _safely(fn: Callable[[], None]) -> None:
         try:

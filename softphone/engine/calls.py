@@ -161,7 +161,10 @@ class CallOps(AccountOps):
         if hold_others:
             for other in self.live_calls(exclude=call):
                 if other.state is CallState.IN_CALL:
-                    self.hold(other.key)
+                    try:
+                        self.hold(other.key)
+                    except CommandError as exc:  # e.g. it is ending right now
+                        log.info("could not hold %s before answering: %s", other.key, exc)
         prm = pj.CallOpParam(True)
         prm.statusCode = 200
         try:

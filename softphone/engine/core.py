@@ -169,11 +169,24 @@ class Engine(InCallOps):
         except pj.Error:
             log.debug("hangupAllCalls failed")
         deadline = time.monotonic() + 3.0
-        while any(not call.ended for call in self.calls.values()) and time.monotonic() < deadline:
+        while self.live_calls() and time.monotonic() < deadline:
             ep.libHandleEvents(10)
             self.run_pending()
         ep.libHandleEvents(10)
         self.run_pending()
+        self._release_everything()
+        registering = self._unregister_on_exit and any(
+            a.config.registers and a.want_registered for a in self.accounts.values()
+        )
+        self._shutdown_accounts()
+        gc.collect()
+        _keep_until_exit()
+        ep.libDestroy(0 if registering else pj.PJSUA_DESTROY_NO_NETWORK)
+        self.ep = None
+        self.emit(EngineStopped(exit_code=0))
+
+    def _release_everything(self) -> None:
+        # a helper so no loop variable keeps a Call alive in stop()'s frame past libDestroy
         for call in list(self.calls.values()):
             self.release_media(call, final=True)
         if self.bridge is not None:
@@ -181,27 +194,22 @@ class Engine(InCallOps):
                 self.bridge.close()
             except Exception:
                 log.exception("audio bridge close failed")
-        ep.audDevManager().setNoDev()
+        self.ep.audDevManager().setNoDev()
         self.calls.clear()
         self._timers.clear()
         self._deferred.clear()
+        self.drain_inbox()
         self.pool.clear()
         self.bridge = None
         gc.collect()
-        registering = self._unregister_on_exit and any(
-            a.config.registers and a.want_registered for a in self.accounts.values()
-        )
+
+    def _shutdown_accounts(self) -> None:
         for account in self.accounts.values():
             try:
                 account.shutdown()
             except pj.Error:
                 log.debug("account shutdown failed")
         self.accounts.clear()
-        gc.collect()
-        ep.libDestroy(0 if registering else pj.PJSUA_DESTROY_NO_NETWORK)
-        self.ep = None
-        gc.collect()
-        self.emit(EngineStopped(exit_code=0))
 
     # ------------------------------------------------------------------ commands
     def submit(self, request: Request | None) -> None:
@@ -253,3 +261,15 @@ class Engine(InCallOps):
                 raise CommandError(ErrorCode.INVALID_ARGUMENT, f"no audio device {dev_id!r}")
         self.bridge.set_devices(input_id, output_id, ringer_id)
         return {}
+
+
+_SURVIVORS: list[object] = []
+
+
+def _keep_until_exit() -> None:
+    """Calls/accounts still referenced somewhere must never be destroyed after libDestroy
+    (their C++ destructors assert and abort). Pin them; the process ends with os._exit."""
+    from softphone.engine.accounts import EngineAccount
+    from softphone.engine.calls import EngineCall
+
+    _SURVIVORS.extend(o for o in gc.get_objects() if isinstance(o, EngineCall | EngineAccount))

@@ -45,7 +45,10 @@ class Recorder:
                         return event
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    names = [type(e).__name__ for e in self.events[-15:]]
+                    names = [
+                        (type(e).__name__, getattr(e, "state", ""), getattr(e, "end_reason", ""))
+                        for e in self.events[-8:]
+                    ]
                     raise AssertionError(f"no {kind.__name__} within {timeout} s; last: {names}")
                 self._cond.wait(remaining)
 
