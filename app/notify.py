@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     Q_ARG,
     Q_RETURN_ARG,
     SLOT,
+    QCoreApplication,
     QMetaObject,
     QObject,
     Qt,
@@ -158,6 +159,10 @@ class Notifier(QObject):
         self._worker.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:
+            # A QThread still running when Qt tears down aborts the process.
+            app.aboutToQuit.connect(self.shutdown)
         # PySide6 wants the SLOT() string here although its stubs say bytes.
         connect: Any = bus.connect
         try:

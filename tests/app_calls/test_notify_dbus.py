@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
 
 pytestmark = [
     pytest.mark.xvfb,
@@ -73,23 +74,37 @@ def desktop(tmp_path_factory) -> Iterator[dict[str, str]]:
 def test_ring_and_missed_reach_the_notification_service(desktop: dict[str, str]) -> None:
     env = {**os.environ, **desktop, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT)}
     env.pop("XDG_RUNTIME_DIR", None)
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("notify_probe.py"))],
-        env=env,
-        capture_output=True,
+    daemon = subprocess.Popen(
+        [sys.executable, str(HERE / "notify_daemon.py")],
+        env={**env, "QT_QPA_PLATFORM": "offscreen"},
+        stdout=subprocess.PIPE,
         text=True,
-        timeout=60,
         cwd=ROOT,
-        check=False,
     )
+    assert daemon.stdout is not None
+    try:
+        assert json.loads(daemon.stdout.readline()) == {"ready": True}
+        done = subprocess.run(
+            [sys.executable, str(HERE / "notify_probe.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            check=False,
+        )
+    finally:
+        daemon.terminate()
+        rest, _ = daemon.communicate(timeout=10)
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    notes = [r for r in report["received"] if "summary" in r]
+    received = [json.loads(line) for line in rest.splitlines() if line.strip()]
+    notes = [r for r in received if "summary" in r]
     ring, missed = notes[0], notes[-1]
     assert ring["app"] == "Lodgestory Phone"
     assert ring["summary"] == "Incoming call: Maria Lopez"
     assert ring["body"] == "+34 911 23 45 67 · on Demo line"
     assert ring["actions"] == ["answer", "Answer", "reject", "Reject"]
-    assert report["answered"] == ["in1"]  # the Answer button on the notification answers
-    assert {"closed": 101} in report["received"]  # the ring note goes when the call ends
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["answered"] == ["in1"]  # the notification's Answer button answers
+    assert {"closed": ring["id"]} in received  # the ring note goes when the call ends
     assert missed["summary"] == "Missed call: Maria Lopez"
