@@ -539,15 +539,24 @@ class EmbeddedCrm:
         flt = filter or CallFilter()
         where, args = calllog.filter_sql(self._user, flt)
         total = self._read(f"SELECT COUNT(*) AS n FROM calls c WHERE {where}", args)[0]["n"]
+        source = "calls c"
         if flt.text and total > _SCAN_ABOVE:
-            # Common text: the newest page fills quickly scanning back in time.
+            # Common text: the newest page fills quickly scanning back in time over the
+            # covering index, which holds the text and every filter column.
             where, args = calllog.filter_sql(self._user, flt, text_via_index=False)
-        rows, next_cursor = self._page(where, args, cursor, limit)
+            source = "calls c INDEXED BY calls_text"
+        rows, next_cursor = self._page(where, args, cursor, limit, source=source)
         items = tuple(calllog.record_from_row(data) for data in rows)
         return CallPage(items=items, total=int(total), next_cursor=next_cursor)
 
     def _page(
-        self, where: str, args: list[Any], cursor: str | None, limit: int
+        self,
+        where: str,
+        args: list[Any],
+        cursor: str | None,
+        limit: int,
+        *,
+        source: str = "calls c",
     ) -> tuple[list[str], str | None]:
         """One page of calls' JSON, newest first, and the cursor of the next page."""
         page_args = list(args)
@@ -557,7 +566,7 @@ class EmbeddedCrm:
             page_args += [started, started, rowid]
         # Order and cut the narrow rows first; read the JSON of the page's rows only.
         keys = self._read(
-            f"SELECT c.rowid AS rid, c.started_us FROM calls c WHERE {where}"
+            f"SELECT c.rowid AS rid, c.started_us FROM {source} WHERE {where}"
             " ORDER BY c.started_us DESC, c.rowid DESC LIMIT ?",
             [*page_args, limit + 1],
         )

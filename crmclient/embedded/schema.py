@@ -8,8 +8,9 @@ Index design (the benchmarks in bench/crm_store_*.py hold these to account):
 * A contact's numbers are also kept as JSON on the contact row, so building a ``Contact``
   reads one row instead of a second index.
 * Call log: newest first with keyset paging on ``(started_us, rowid)``; ``calls_text``
-  orders by time and carries the free-text haystack, so a common search term fills the
-  newest page after a short backward scan without touching the wide rows; one index per
+  orders by time and covers the free text and every filter column, so a common search
+  term (with any other filter) fills the newest page after a short backward scan of the
+  index alone; one index per
   selective filter, each ending in ``started_us`` so a filtered page is read in order
   without sorting: agent, status, direction, and a partial index of live calls. Free text
   (number and guest name) goes through an FTS5 trigram index, which answers substring
@@ -101,7 +102,7 @@ MIGRATIONS: Final = [
         rowid INTEGER PRIMARY KEY,
         data  TEXT NOT NULL
     );
-    CREATE INDEX calls_text ON calls (started_us, haystack);
+    CREATE INDEX calls_text ON calls (started_us, haystack, status, direction, agent_id, live);
     CREATE INDEX calls_agent ON calls (agent_id, started_us);
     CREATE INDEX calls_status ON calls (status, started_us);
     CREATE INDEX calls_direction ON calls (direction, started_us);
