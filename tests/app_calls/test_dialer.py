@@ -431,3 +431,23 @@ def test_dark_look(qtbot, dialer, themed) -> None:
         assert corner.lightness() < 80  # a dark surface, not the light one
     finally:
         themed.set_mode(theme.Mode.LIGHT)
+
+
+def test_dial_pad_clicks_and_long_press_zero_for_plus(qtbot, dialer) -> None:
+    pad = dialer.dial_page.pad
+    pad.button("4").click()
+    qtbot.mousePress(pad.button("0"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialer.dial_page.number.text().endswith("+"), timeout=2000)
+    qtbot.mouseRelease(pad.button("0"), Qt.MouseButton.LeftButton)
+    pad.button("0").click()
+    assert dialer.dial_page.number.text() == "4+0"
+    dialer.dial_page.backspace.click()
+    assert dialer.dial_page.number.text() == "4+"
+
+
+def test_contact_search_without_hits_says_so(qtbot, dialer) -> None:
+    dialer.set_options(options())
+    type_number(qtbot, dialer, "zed")
+    dialer.set_contacts(ContactsFound("zed", ()))
+    assert dialer.dial_page.results.item(0).text() == 'No contact matches "zed"'
+    assert dialer.dial_page.call_button.toolTip() == "No phone number available"
