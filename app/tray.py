@@ -25,7 +25,7 @@ from app.session.model import (
     LineStatus,
     Presence,
 )
-from app.widgets.icons import render
+from app.widgets.icons import app_icon, icon, render
 
 
 class TrayState(Enum):
@@ -122,7 +122,9 @@ class Tray(QObject):
         self.menu.addSeparator()
         self.show_action = self.menu.addAction("Show Lodgestory Phone")
         self.show_action.triggered.connect(self._show_main)
+        self.show_action.setIcon(app_icon())
         self.dialer_action = self.menu.addAction("Dialer")
+        self.dialer_action.setIcon(icon("dialpad"))
         self.dialer_action.triggered.connect(self.show_dialer_requested)
         self.menu.addSeparator()
         self.presence_menu = self.menu.addMenu("Presence")
