@@ -54,10 +54,7 @@ def bob(workdir: Path) -> Iterator[Baresip]:
 def _no_calls_left(engine: EnginePeer, bob: Baresip) -> Iterator[None]:
     yield
     engine.hangup_all()
-    if bob.command("listcalls").count("sip:") > 0:
-        mark = bob.events.mark()
-        bob.hangup()
-        bob.wait_event("CALL_CLOSED", 5, since=mark)
+    bob.end_all_calls()
 
 
 def _call_bob(engine: EnginePeer, bob: Baresip) -> str:

@@ -315,6 +315,23 @@ class Baresip:
         """Blind transfer of the current call (REFER)."""
         self.command("transfer", uri)
 
+    def call_count(self) -> int:
+        """Number of calls baresip has now (from `listcalls`)."""
+        found = re.search(r"Active calls \((\d+)\)", self.command("listcalls"))
+        return int(found.group(1)) if found else 0
+
+    def end_all_calls(self, timeout: float = 5.0) -> None:
+        """Hang up until no call is left (the far end may be hanging up at the same time)."""
+
+        def idle() -> bool:
+            if self.call_count() == 0:
+                return True
+            with contextlib.suppress(BaresipError):
+                self.hangup()
+            return False
+
+        wait_until(idle, timeout, f"baresip {self.user} to have no calls", interval=0.1)
+
     def send_dtmf(self, digits: str) -> None:
         """RFC 2833 telephone-events, one digit after another."""
         self.command("sndcode", digits)
