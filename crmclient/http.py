@@ -35,7 +35,13 @@ from typing import Any, Final, TypeVar
 import httpx
 
 from crmclient.auth import NO_AUTH, SessionAuth
-from crmclient.backend import EventSubscription, SessionListener, StatusListener, Unsubscribe
+from crmclient.backend import (
+    CrmBackend,
+    EventSubscription,
+    SessionListener,
+    StatusListener,
+    Unsubscribe,
+)
 from crmclient.errors import (
     AuthError,
     CrmError,
@@ -738,3 +744,8 @@ def _count_csv_rows(path: Path) -> int:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = sum(1 for _ in csv.reader(handle))
     return max(0, rows - 1)
+
+
+def _conforms(crm: HttpCrm) -> CrmBackend:
+    """Never called: mypy proves here that HttpCrm implements the whole CrmBackend."""
+    return crm

@@ -8,10 +8,18 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from crmclient.http import HttpCrm, Timeouts
-from crmclient.models import CallCreate, CallDirection, CallUpdated, StreamEvent, StreamStatus
+from crmclient.models import (
+    CallCreate,
+    CallDirection,
+    CallUpdated,
+    ResyncRequired,
+    StreamEvent,
+    StreamStatus,
+)
 from crmclient.server.runner import RunningServer
 from crmclient.stream import EventStream, ReconnectPolicy
 from tests.crmclient.conftest import FAST_RETRY, MAYA
@@ -156,3 +164,32 @@ async def test_refused_token_is_refreshed_and_the_stream_resumes(
     await stream.aclose()
     assert via_proxy.session is not None
     assert via_proxy.session.token != stale.token
+
+
+async def test_resume_point_older_than_the_server_keeps_asks_for_a_resync(
+    crm: HttpCrm, via_proxy: HttpCrm, server: RunningServer
+) -> None:
+    await crm.sign_in(MAYA)
+    first = await crm.create_call(_call())
+    await crm.create_call(_call())
+    stream = EventStream(via_proxy, after=0, policy=QUICK)
+    head: list[StreamEvent] = []
+    async for event in stream:
+        head.append(event)
+        if _call_id(event) == first.id:
+            break
+    await stream.aclose()
+    through = head[-1].id
+    response = httpx.post(f"{server.base_url}/v1/test/prune-events", json={"through_id": through})
+    assert response.status_code == 204
+    later = await crm.create_call(_call())
+    resumed = EventStream(via_proxy, after=1, policy=QUICK)
+    got: list[StreamEvent] = []
+    async for event in resumed:
+        got.append(event)
+        if _call_id(event) == later.id:
+            break
+    await resumed.aclose()
+    assert isinstance(got[0].payload, ResyncRequired)
+    assert got[0].payload.oldest_id == through + 1
+    assert [e.id for e in got] == sorted({e.id for e in got})
