@@ -12,9 +12,11 @@ Engine callbacks arrive on the client's reader thread: from there we only `submi
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from app.demo.seed import GUEST_NAME, GUEST_NUMBER
 from app.widgets.resources import sound_path
@@ -47,13 +49,15 @@ class DemoLine:
         guest_greeting: Path | None = None,
         engine_config: EngineConfig | None = None,
         client: EngineClient | None = None,
+        stderr: IO[bytes] | int | None = subprocess.DEVNULL,
     ) -> None:
+        """`stderr` takes the guest engine's PJSIP log (default: dropped; it is a demo)."""
         self._announcement = announcement or sound_path("demo-announcement.wav")
         self._greeting = guest_greeting or sound_path("demo-guest-calling.wav")
         config = engine_config or EngineConfig(
             rtp_bind_address="127.0.0.1", audio_backend="null", log_level=1
         )
-        self.client = client or EngineClient(config, restart=True)
+        self.client = client or EngineClient(config, restart=True, stderr=stderr)
         self._info: DemoLineInfo | None = None
         self._timers: list[threading.Timer] = []
         self._lock = threading.Lock()
