@@ -57,6 +57,86 @@ asyncio.run(main())
 """
 
 
+PRODUCER = r"""
+import sys, time, uuid
+from datetime import datetime, UTC
+import httpx
+url, n, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+with httpx.Client(base_url=url) as c:
+    token = c.post("/v1/session", json={"email": "maya@lodgestory.test",
+                                         "password": "demo-user"}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(n):
+        time.sleep(1 / rate)
+        c.post("/v1/calls", headers=headers, json={
+            "id": str(uuid.uuid4()), "direction": "inbound", "remote_number": "+14155550111",
+            "started_at": datetime.now(UTC).isoformat()}).raise_for_status()
+"""
+
+
+async def measure_reference(n: int, rate: float) -> list[float]:
+    """Reference server and producer in their own processes; the event's ``at`` is when
+    the server committed it, so this is commit -> typed event in the client."""
+    import tempfile
+
+    import httpx
+
+    from crmclient.http import HttpCrm
+    from crmclient.models import PasswordCredentials
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "crmclient.server",
+                "--db",
+                f"{tmp}/crm.db",
+                "--port",
+                "0",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().rsplit(" ", 1)[1].strip()
+            for _ in range(400):
+                try:
+                    if httpx.get(f"{url}/v1/me").status_code == 401:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            crm = HttpCrm(url)
+            await crm.sign_in(PasswordCredentials("maya@lodgestory.test", "demo-user"))
+            stream = crm.subscribe(after=None)
+            samples: list[float] = []
+
+            async def consume() -> None:
+                async for event in stream:
+                    samples.append((datetime.now(UTC) - event.at).total_seconds() * 1000)
+                    if len(samples) >= n:
+                        return
+
+            consumer = asyncio.create_task(consume())
+            while not stream.connected:
+                await asyncio.sleep(0.01)
+            producer = subprocess.Popen([sys.executable, "-c", PRODUCER, url, str(n), str(rate)])
+            try:
+                await asyncio.wait_for(consumer, 60 + n / rate)
+            finally:
+                producer.wait()
+                await crm.aclose()
+            return samples
+        finally:
+            server.terminate()
+            server.wait()
+
+
 class _Source:
     def __init__(self, port: int) -> None:
         self.port = port
@@ -91,6 +171,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=500.0, help="events per second")
+    parser.add_argument("--reference-n", type=int, default=300, help="events via the server")
+    parser.add_argument("--reference-rate", type=float, default=50.0)
     args = parser.parse_args()
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(args.n), str(args.rate)],
@@ -104,6 +186,8 @@ def main() -> int:
     finally:
         proc.terminate()
         proc.wait()
+    ref = sorted(asyncio.run(measure_reference(args.reference_n, args.reference_rate))[10:])
+    ref_q = statistics.quantiles(ref, n=100)
     warm = samples[50:]  # skip connection warm-up
     warm.sort()
     q = statistics.quantiles(warm, n=100)
@@ -116,6 +200,14 @@ def main() -> int:
         "p95_ms": round(q[94], 3),
         "p99_ms": round(q[98], 3),
         "max_ms": round(warm[-1], 3),
+        "reference_server": {
+            "what": "event committed by the reference server -> typed event in the client",
+            "events": len(ref),
+            "rate_per_s": args.reference_rate,
+            "p50_ms": round(ref_q[49], 3),
+            "p99_ms": round(ref_q[98], 3),
+            "max_ms": round(ref[-1], 3),
+        },
         "load_avg_1min": round(load, 2),
         "cpus": os.cpu_count(),
         "target_p99_ms": TARGET_P99_MS,
