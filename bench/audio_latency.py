@@ -42,6 +42,7 @@ from tests.rig.waiting import wait_until  # noqa: E402
 RATE = 16_000
 BURST_S = 0.15
 PERIOD_S = 0.6
+PERIOD_MS = 0
 THRESHOLD = 0.08  # of full scale; bursts are played at 0.5
 
 
@@ -142,6 +143,7 @@ def read_until(proc: subprocess.Popen[str], word: str) -> str:
 
 def run_ours(rig: PulseRig, bursts: int, jb_ms: int) -> dict[str, Any]:
     peer = [sys.executable, str(ROOT / "bench" / "audio_peer.py"), "--jb-ms", str(jb_ms)]
+    peer += ["--period-ms", str(PERIOD_MS)]
     port = free_port()
     env = rig.env_for_clients()
     b = subprocess.Popen(
@@ -221,7 +223,10 @@ def main() -> int:
     ap.add_argument("--bursts", type=int, default=20)
     ap.add_argument("--which", default="ours,baresip")
     ap.add_argument("--jb-ms", type=int, default=20, help="our jitter buffer prefetch")
+    ap.add_argument("--period-ms", type=int, default=0, help="our device period (0: default)")
     args = ap.parse_args()
+    global PERIOD_MS
+    PERIOD_MS = args.period_ms
     work = Path(tempfile.mkdtemp(prefix="audio-latency-"))
     results: dict[str, Any] = {"rig": "pulseaudio null sinks, 16 kHz mono"}
     with PulseRig(work, sinks=("a_mic", "a_spk", "b_mic", "b_spk")) as rig, rig.activate():

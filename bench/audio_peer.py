@@ -89,6 +89,7 @@ def main() -> int:
     ap.add_argument("--call", default="")
     ap.add_argument("--jb-ms", type=int, default=20)
     ap.add_argument("--codec", default="G722/16000")
+    ap.add_argument("--period-ms", type=int, default=0, help="device period (0: default)")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -110,7 +111,12 @@ def main() -> int:
         ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(args.codec) else 0)
 
     peer = Peer()
-    peer.bridge = AudioBridge(args.backend)
+    backend: Any = args.backend
+    if args.backend == "miniaudio" and args.period_ms:
+        from softphone.audio.backends.mini import MiniaudioBackend
+
+        backend = MiniaudioBackend(period_ms=args.period_ms)
+    peer.bridge = AudioBridge(backend)
     peer.bridge.set_devices(args.input or None, args.output or None, None)
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:bench@127.0.0.1:{port}"
@@ -120,9 +126,8 @@ def main() -> int:
     print(f"READY {port}", flush=True)
 
     if args.call:
-        call = Call(peer, acc)
-        peer.calls.append(call)
-        call.makeCall(args.call, pj.CallOpParam(True))
+        peer.calls.append(Call(peer, acc))
+        peer.calls[-1].makeCall(args.call, pj.CallOpParam(True))
 
     stdin_closed = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stdin_closed.set()), daemon=True).start()

@@ -38,7 +38,9 @@ class PulseError(RuntimeError):
 class Recording:
     """`parec` of one source into a raw file; readable while it runs."""
 
-    def __init__(self, rig: PulseRig, source: str, path: Path) -> None:
+    def __init__(
+        self, rig: PulseRig, source: str, path: Path, latency_msec: int = RIG_LATENCY_MSEC
+    ) -> None:
         self.source = source
         self.path = path
         self._file = open(path, "wb")  # noqa: SIM115 - closed in stop()
@@ -50,7 +52,7 @@ class Recording:
                 "--format=s16le",
                 f"--rate={RATE}",
                 "--channels=1",
-                f"--latency-msec={RIG_LATENCY_MSEC}",
+                f"--latency-msec={latency_msec}",
             ],
             stdout=self._file,
             stderr=subprocess.PIPE,
@@ -265,9 +267,12 @@ class PulseRig:
         self._playbacks.append(play)
         return play
 
-    def record(self, source: str, path: Path | None = None) -> Recording:
-        """Record `source` (e.g. "spk.monitor") at 16 kHz mono until stopped."""
+    def record(
+        self, source: str, path: Path | None = None, latency_msec: int = RIG_LATENCY_MSEC
+    ) -> Recording:
+        """Record `source` (e.g. "spk.monitor") at 16 kHz mono until stopped. A larger
+        `latency_msec` lets the recorder survive a busy machine without losing audio."""
         path = path or self.root / f"rec-{source}-{len(self._recordings)}.raw"
-        rec = Recording(self, source, path)
+        rec = Recording(self, source, path, latency_msec)
         self._recordings.append(rec)
         return rec
