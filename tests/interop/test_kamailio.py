@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from softphone.config import AccountConfig
+from softphone.events import EngineDied, EngineRestarted
 from softphone.types import CallState, EndReason, RegistrationState, Transport
 from tests.rig import tones
 from tests.rig.engine import TERMINAL, EnginePeer
@@ -137,3 +140,38 @@ def test_registrar_outage_over_tcp_shows_within_5s(kamailio: Kamailio, tmp_path:
             _account(kamailio, "carol", transport=Transport.TCP, retry_min_s=1, retry_max_s=4)
         )
         assert _outage(kamailio, peer, detect_within_s=5) <= 5.0
+
+
+def test_engine_killed_during_a_call_fails_the_call_and_registers_again(
+    kamailio: Kamailio, alice: EnginePeer, tmp_path: Path
+) -> None:
+    with EnginePeer("carol", workdir=tmp_path / "carol") as carol:
+        carol.add_account(_account(kamailio, "carol"))
+        carol.wait_registration(RegistrationState.REGISTERED, 5)
+        mark, amark = carol.events.mark(), alice.events.mark()
+        call_id = carol.client.make_call(carol.account_id, kamailio.aor("alice"))
+        incoming = alice.wait_incoming(5, since=amark)
+        alice.client.answer(incoming.call_id)
+        carol.wait_call(CallState.IN_CALL, 5, call_id=call_id, since=mark)
+        old_pid = carol.client.pid
+        assert old_pid is not None
+        mark = carol.events.mark()
+        os.kill(old_pid, signal.SIGKILL)
+        died = carol.events.wait_for(
+            lambda e: isinstance(e, EngineDied), 5, "EngineDied", since=mark
+        )
+        assert died.exit_code == -signal.SIGKILL and died.will_restart, died
+        failed = carol.wait_call(TERMINAL, 5, call_id=call_id, since=mark)
+        assert failed.state == CallState.FAILED and failed.end_reason == EndReason.ENGINE_DIED
+        restarted = carol.events.wait_for(
+            lambda e: isinstance(e, EngineRestarted), 5, "EngineRestarted", since=mark
+        )
+        assert restarted.pid != old_pid and carol.account_id in restarted.accounts
+        carol.wait_registration(RegistrationState.REGISTERED, 5, since=mark)
+        # The restarted engine takes calls again.
+        amark = alice.events.mark()
+        again = carol.client.make_call(carol.account_id, kamailio.aor("alice"))
+        alice.client.answer(alice.wait_incoming(5, since=amark).call_id)
+        carol.wait_call(CallState.IN_CALL, 5, call_id=again, since=mark)
+        carol.hangup_all()
+    alice.hangup_all()
