@@ -165,12 +165,14 @@ QPushButton#callButton {{ background: {p.success}; color: #ffffff; border: none;
     border-radius: 24px; font-size: 15px; font-weight: 600; padding: 10px 18px; }}
 QPushButton#callButton:hover {{ background: #15803d; }}
 QPushButton#callButton:disabled {{ background: {p.border}; color: {p.text_muted}; }}
-QPushButton#hangupButton, QPushButton#rejectButton {{ background: {p.danger}; color: #ffffff;
+QPushButton#hangupButton {{ background: {p.danger}; color: #ffffff;
     border: none; border-radius: 24px; font-size: 15px; font-weight: 600;
     padding: 10px 18px; }}
+QPushButton#rejectButton {{ background: {p.danger}; color: #ffffff; border: none;
+    border-radius: 12px; font-size: 15px; font-weight: 600; padding: 8px 14px; }}
 QPushButton#hangupButton:hover, QPushButton#rejectButton:hover {{ background: #b91c1c; }}
 QPushButton#answerButton {{ background: {p.success}; color: #ffffff; border: none;
-    border-radius: 24px; font-size: 15px; font-weight: 600; padding: 10px 18px; }}
+    border-radius: 12px; font-size: 15px; font-weight: 600; padding: 8px 14px; }}
 QPushButton#answerButton:hover {{ background: #15803d; }}
 QPushButton#primaryButton {{ background: {p.accent}; color: {p.accent_text}; border: none;
     border-radius: 8px; padding: 7px 14px; font-weight: 600; }}
@@ -203,7 +205,7 @@ QFrame#banner[tone="success"] {{ background: {_mix(p.success, p.surface)}; }}
 QFrame#banner[tone="info"] {{ background: {_mix(p.info, p.surface)}; }}
 QLabel#badge {{ background: {p.accent}; color: {p.accent_text}; border-radius: 8px;
     padding: 1px 6px; font-size: 11px; font-weight: 600; }}
-QLabel#missedBadge {{ background: {p.danger}; color: #ffffff; border-radius: 9px;
+QLabel#missedBadge {{ background: {p.danger}; color: #ffffff; border-radius: 7px;
     padding: 1px 7px; font-size: 11px; font-weight: 700; }}
 QToolTip {{ background: {p.surface}; color: {p.text}; border: 1px solid {p.border};
     padding: 4px; }}
