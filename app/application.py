@@ -101,12 +101,18 @@ class Application:
         self.handle(self.command)
 
     def _build_core(self) -> None:
+        from PySide6.QtCore import QLocale
+
+        from app.session import phone
         from app.session.agent import AgentSession
         from app.session.qt_session import QtSession
         from crmclient.outbox import Outbox
         from softphone.client import EngineClient
         from softphone.config import EngineConfig
 
+        phone.set_country_names(
+            lambda region: QLocale.territoryToString(QLocale.codeToTerritory(region))
+        )
         folder = data_dir()
         folder.mkdir(parents=True, exist_ok=True)
         crm_url = self.settings.crm_url

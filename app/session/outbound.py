@@ -10,6 +10,7 @@ import locale
 from datetime import datetime
 
 from app.links import LinkError, LinkTarget, parse_link
+from app.session import phone as numbers
 from app.session.errors import user_error
 from app.session.model import (
     CallerIdOption,
@@ -22,7 +23,6 @@ from app.session.model import (
     ProviderOption,
     Teammate,
 )
-from crmclient import numbers
 from crmclient.errors import NumberError
 from crmclient.models import CallerId, CallingAccount, Provisioning
 
@@ -68,16 +68,15 @@ def describe(text: str, region: str, now: datetime | None = None) -> Destination
         if target.number.isdigit() and len(target.number) <= 6:
             return Destination(e164=None, display=target.number)  # an extension
         return Destination(e164=None, display=text, error=f"Not a number we can call: {exc.reason}")
-    info = numbers.callee_info(parsed, now=now)
-    local = info.local_time.strftime("%H:%M") if info.local_time is not None else ""
+    local, within = numbers.local_time(parsed.e164, now)
     return Destination(
         e164=parsed.e164,
         display=parsed.international,
-        country=info.country,
+        country=numbers.country_name(parsed.region) if parsed.region else "",
         region_code=parsed.region or "",
-        place=info.location if info.location != info.country else "",
+        place="",  # needs libphonenumber's 135 MB place tables: see app/session/phone.py
         local_time=local,
-        outside_hours=info.within_business_hours is False,
+        outside_hours=within is False,
     )
 
 
@@ -106,9 +105,7 @@ def _country_match(e164: str | None, caller_ids: tuple[CallerId, ...]) -> bool:
         return True
     if picked.country == dest.region:
         return True
-    import phonenumbers
-
-    return phonenumbers.country_code_for_region(picked.country) == dest.country_code
+    return numbers.same_calling_code(picked.country, dest.country_code)
 
 
 def options(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.config import Settings
-from app.session import mapping, outbound
+from app.session import mapping, outbound, phone
 from app.session.agent import AgentSession
 from app.session.model import (
     CallDirection,
@@ -89,6 +89,7 @@ def test_every_end_maps_to_a_status_the_crm_accepts(reason, direction, answered)
 
 
 def test_outbound_options_disabled_reasons_and_caller_id_choice():
+    phone.set_country_names({"US": "United States", "ES": "Spain"}.get)
     prov = _prov(5060)
     lines = {"line": LineState.REGISTERED}
     assert outbound.options("", None, {}, "US").disabled is DisabledReason.NOT_CONFIGURED
