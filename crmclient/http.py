@@ -251,7 +251,9 @@ class HttpCrm:
         self._rng = rng or random.Random()
         self._heartbeat_s = heartbeat_s
         # TLS verification cannot be switched off; a private CA comes as a context or path.
-        self._verify: ssl.SSLContext | str | bool = True if verify is None else verify
+        if isinstance(verify, str):
+            verify = ssl.create_default_context(cafile=verify)
+        self._verify: ssl.SSLContext | bool = True if verify is None else verify
         self._listeners: list[SessionListener] = []
         self._auth = SessionAuth(self._refresh_request, self._read_refresh, self._session_changed)
         self._client = httpx.AsyncClient(
@@ -686,8 +688,6 @@ class HttpCrm:
             return None
         if isinstance(self._verify, ssl.SSLContext):
             return self._verify
-        if isinstance(self._verify, str):
-            return ssl.create_default_context(cafile=self._verify)
         return ssl.create_default_context()
 
     def subscribe(
