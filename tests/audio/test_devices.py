@@ -12,7 +12,7 @@ from softphone.audio.backends.mini import MiniaudioBackend
 from softphone.audio.devices import AudioDevice, DeviceKind
 from softphone.audio.media import MediaCore
 from softphone.audio.router import DeviceRouter
-from softphone.audio.tones import RINGTONE, ToneSource, render
+from softphone.audio.tones import RINGBACK_ITU, RINGTONE, WAITING_BEEP, ToneSource, render
 from tests.rig.pulse import PulseRig, Recording
 from tests.rig.tones import analyse, sine
 from tests.rig.waiting import EventLog, wait_until
@@ -143,3 +143,39 @@ def test_unplugged_choice_falls_back_to_default_and_returns(
 def test_tone_source_matches_render() -> None:
     tone = ToneSource(RINGTONE)
     assert np.array_equal(tone.read(1000), render(RINGTONE)[:1000])
+
+
+def test_ringback_plays_on_the_output_and_stops_with_a_fade(
+    pulse: PulseRig, router: tuple[DeviceRouter, MediaCore, Changes]
+) -> None:
+    r, core, _ = router
+    spk = pulse.record("spk.monitor")
+    r.want(output_id="spk")
+    core.ringback = ToneSource(RINGBACK_ITU)  # what AudioBridge.start_ringback does
+    r.want()
+    wait_until(lambda: r.open_devices()["output"] == "spk", 5, "speaker opened for ringback")
+    wait_until(
+        lambda: analyse(spk.samples(), RATE, 425.0).tone_windows >= 10, 10, "425 Hz ringback"
+    )
+    core.ringback.stop()
+    r.want()
+    wait_until(lambda: core.ringback is None, 5, "ringback faded out and dropped")
+    wait_until(lambda: r.open_devices()["output"] is None, 5, "speaker closed again")
+
+
+def test_waiting_beep_plays_once_over_the_call(
+    pulse: PulseRig, router: tuple[DeviceRouter, MediaCore, Changes]
+) -> None:
+    r, core, _ = router
+    spk = pulse.record("spk.monitor")
+    r.want(output_id="spk", playback=True)
+    assert r.settle()
+    core.beep = ToneSource(WAITING_BEEP)  # what AudioBridge.play_waiting_beep does
+    r.want()
+    wait_until(lambda: core.beep is None, 5, "beep finished")
+    wait_until(
+        lambda: analyse(spk.samples(), RATE, 440.0, window=0.01).tone_windows >= 30,
+        5,
+        "two 200 ms beeps at 440 Hz",
+    )
+    assert r.open_devices()["output"] == "spk"  # the call's speaker stays open
