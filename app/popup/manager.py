@@ -4,8 +4,9 @@ and retires each one as its call is answered, rejected, missed or taken by someo
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QPoint, QTimer, Signal
+from PySide6.QtCore import QObject, QPoint, QRect, QTimer, Signal
 from PySide6.QtGui import QCursor, QGuiApplication
+from PySide6.QtWidgets import QApplication
 
 from app import theme
 from app.popup.window import IncomingPopup
@@ -149,11 +150,20 @@ class PopupManager(QObject):
             return
         area = screen.availableGeometry()
         top = area.top() + MARGIN
+        dialers = [
+            w.frameGeometry()
+            for w in QApplication.topLevelWidgets()
+            if w.objectName() == "dialerWindow" and w.isVisible() and not w.isMinimized()
+        ]
         for popup in self._popups.values():
             if popup.isHidden() and popup.property("placed"):
                 continue
             hint = popup.sizeHint()
             width = max(hint.width(), popup.minimumWidth())
-            popup.move(QPoint(area.right() - width - MARGIN + 1, top))
+            spot = QRect(QPoint(area.right() - width - MARGIN + 1, top), hint)
+            for dialer in dialers:
+                if spot.intersects(dialer) and dialer.left() - width - GAP >= area.left():
+                    spot.moveLeft(dialer.left() - width - GAP)  # beside the dialer, not on it
+            popup.move(spot.topLeft())
             popup.setProperty("placed", True)
             top += hint.height() + GAP

@@ -132,3 +132,18 @@ def test_popup_screenshot(qtbot, manager) -> None:
     manager.set_missed(2)
     manager.show_incoming(IncomingCall(ringing(contact=maria)))
     save_shot(manager.popup("in1"), "popup")
+
+
+def test_popup_never_covers_the_dialer(qtbot, manager, tmp_path) -> None:
+    from app.dialer.placement import Placement
+    from app.dialer.window import DialerWindow
+
+    dialer = DialerWindow(Placement("dialer", tmp_path / "w.ini"))
+    qtbot.addWidget(dialer)
+    dialer.show()
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    dialer.move(area.right() - dialer.width() - 10, area.top() + 10)  # top-right corner
+    manager.show_incoming(IncomingCall(ringing()))
+    popup = manager.popup("in1")
+    assert not popup.frameGeometry().intersects(dialer.frameGeometry())
+    assert area.contains(popup.frameGeometry())
