@@ -73,6 +73,9 @@ class ResponseTooLarge(ProtocolError):
         super().__init__(f"response body larger than {limit} bytes")
         self.limit = limit
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.limit,))
+
 
 class ApiError(CrmError):
     """The CRM refused the request with its documented error shape.
