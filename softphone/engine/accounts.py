@@ -156,11 +156,11 @@ class AccountOps(EngineBase):
             account.shutdown()
         except pj.Error:
             log.debug("account shutdown failed")
-        self.later(2.0, lambda: self._close_transport(tid, account))
+        self.removed_accounts.append(account)
+        self.later(2.0, lambda: self._close_transport(tid))
         return {}
 
-    def _close_transport(self, tid: int, keep_alive: object = None) -> None:
-        # keep_alive: the Account object stays referenced until its transport goes
+    def _close_transport(self, tid: int) -> None:
         try:
             self.ep.transportClose(tid)
         except pj.Error:

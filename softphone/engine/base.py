@@ -48,6 +48,8 @@ class EngineBase:
         self.pool = PortPool()
         self.accounts: dict[str, EngineAccount] = {}
         self.calls: dict[str, EngineCall] = {}
+        self.graveyard: list[EngineCall] = []  # ended calls still referenced (see bury)
+        self.removed_accounts: list[EngineAccount] = []  # never dropped: ids are reused
         self.owner: threading.Thread | None = None
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._deferred: list[Callable[[], None]] = []

@@ -62,6 +62,9 @@ class EngineCall(pj.Call):  # type: ignore[misc]
         self.transferred = False
         self.replaced = False
         self.ended = False
+        self.pj_state = 0
+        self.pj_id = pj_call_id
+        self.hold_pending = False
         self.media: list[Any] = []  # active AudioMedia of this call
         self.recorder: RecorderPort | None = None
         self.recording_path = ""
@@ -150,7 +153,7 @@ class CallOps(AccountOps):
         except pj.Error as exc:
             call.ended = True
             self.calls.pop(call.key, None)
-            self.later(5.0, lambda: _keep(call))  # PJSIP may still hold it briefly
+            self.bury(call)
             raise CommandError(ErrorCode.SIP_ERROR, f"cannot call {target}: {exc.info()}") from None
         return {"call_id": call.key, "uri": target}
 
@@ -199,6 +202,8 @@ class CallOps(AccountOps):
         try:
             call.hangup(prm)
         except pj.Error as exc:
+            if "already terminated" in str(exc.info()):
+                return  # it is ending anyway; its final event follows
             raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
 
     def hold(self, key: str) -> dict[str, Any]:
@@ -207,10 +212,13 @@ class CallOps(AccountOps):
             return {}
         if call.state is not CallState.IN_CALL:
             raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not in a call")
-        try:
-            call.setHold(pj.CallOpParam(True))
-        except pj.Error as exc:
-            raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
+        if states.is_confirmed(call.pj_state) and not states.is_fully_confirmed(call.pj_state):
+            call.hold_pending = True  # answered, ACK not here yet: re-INVITE once CONFIRMED
+        else:
+            try:
+                call.setHold(pj.CallOpParam(True))
+            except pj.Error as exc:
+                raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
         call.held = True
         call.state = CallState.ON_HOLD
         self.release_media(call)
@@ -221,6 +229,13 @@ class CallOps(AccountOps):
         call = self.call(key)
         if call.state is not CallState.ON_HOLD:
             raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not on hold")
+        if call.hold_pending:
+            call.hold_pending = False
+            call.held = False
+            call.state = CallState.IN_CALL
+            self.connect_media(call)
+            self.publish(call)
+            return {}
         prm = pj.CallOpParam(True)
         prm.opt.flag = states.UNHOLD_FLAG
         try:
@@ -299,8 +314,13 @@ class CallOps(AccountOps):
                 call.ended = True
                 self.defer(lambda: self._finish(call))
             return
+        call.pj_state = int(info.state)
+        call.pj_id = int(info.id)
         if states.is_confirmed(info.state) and call.connected_at is None:
             call.connected_at = time.time()
+        if call.hold_pending and states.is_fully_confirmed(info.state):
+            call.hold_pending = False
+            self.defer(lambda: _send_hold(call))
         if call.direction is CallDirection.OUTBOUND and not call.remote.display:
             call.remote = _merge_remote(call.remote, parse_remote(str(info.remoteUri)))
         call.state = states.live_call_state(info.state, call.held)
@@ -340,6 +360,21 @@ class CallOps(AccountOps):
         self._update_alerting()
         self.publish(call)
 
+    def bury(self, call: EngineCall) -> None:
+        """Keep an ended call referenced while its pjsua id might be live again.
+
+        pj.Call's destructor nulls the user data of (and hangs up) whatever call now
+        has its old id; pjsua reuses ids. So an ended call is only dropped while no live
+        call holds that id, and the newest few are always kept.
+        """
+        self.graveyard.append(call)
+        live_ids = {c.pj_id for c in self.live_calls()}
+        recent = self.graveyard[-4:]
+        keep = [c for c in self.graveyard[:-4] if c.pj_id in live_ids or c.pj_id < 0]
+        self.graveyard = keep + recent
+        # dropped ones are destroyed right here (no cycles point at them), while no live
+        # call uses their id
+
     def refresh_security(self, call: EngineCall) -> None:
         """SDES-SRTP with `optional` keeps RTP/AVP: the a=crypto lines tell the truth."""
         secure = call.remote_crypto and call.account.config.srtp is not SrtpMode.OFF
@@ -364,8 +399,7 @@ class CallOps(AccountOps):
         self.publish(call, end_reason=reason)
         self.calls.pop(call.key, None)
         self._update_alerting()
-        # keep the Python object alive a little longer: PJSIP may still hold the id
-        self.later(5.0, lambda: _keep(call))
+        self.bury(call)
 
     def _update_alerting(self) -> None:
         if self.bridge is None:
@@ -442,9 +476,13 @@ def _merge_remote(old: RemoteParty, new: RemoteParty) -> RemoteParty:
     return RemoteParty(uri=old.uri or new.uri, display=new.display, user=old.user or new.user)
 
 
+def _send_hold(call: EngineCall) -> None:
+    if not call.ended and call.held:
+        try:
+            call.setHold(pj.CallOpParam(True))
+        except pj.Error as exc:
+            log.warning("deferred hold of %s failed: %s", call.key, exc.info())
+
+
 def _has_crypto(sip_message: str) -> bool:
     return "\na=crypto:" in sip_message
-
-
-def _keep(_call: EngineCall) -> None:
-    """Timer target whose only job is holding a reference until it fires."""

@@ -196,6 +196,7 @@ class Engine(InCallOps):
                 log.exception("audio bridge close failed")
         self.ep.audDevManager().setNoDev()
         self.calls.clear()
+        self.graveyard.clear()
         self._timers.clear()
         self._deferred.clear()
         self.drain_inbox()
@@ -210,6 +211,7 @@ class Engine(InCallOps):
             except pj.Error:
                 log.debug("account shutdown failed")
         self.accounts.clear()
+        self.removed_accounts.clear()
 
     # ------------------------------------------------------------------ commands
     def submit(self, request: Request | None) -> None:

@@ -64,6 +64,11 @@ def is_confirmed(pj_state: int) -> bool:
     return pj_state in (pj.PJSIP_INV_STATE_CONNECTING, pj.PJSIP_INV_STATE_CONFIRMED)
 
 
+def is_fully_confirmed(pj_state: int) -> bool:
+    """ACK exchanged: re-INVITEs (hold) are allowed."""
+    return bool(pj_state == pj.PJSIP_INV_STATE_CONFIRMED)
+
+
 def live_call_state(pj_state: int, held: bool) -> CallState:
     """State of a call that has not ended yet."""
     if pj_state in (pj.PJSIP_INV_STATE_CALLING, pj.PJSIP_INV_STATE_NULL):
