@@ -43,6 +43,20 @@ CLOSE_AUTH: Final = 4401
 CLOSE_BAD_PARAMS: Final = 4422
 
 
+class _RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The websockets library logs handshake headers (our bearer token) at DEBUG: mask them
+    here, whatever filters the app installed."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            kwargs.pop("extra", None)
+            self.logger.log(level, redact(text), **kwargs)
+
+
+_WIRE_LOG = _RedactingLogger(logging.getLogger("crmclient.stream.wire"), {})
+
+
 class StreamSource(Protocol):
     """What the stream needs from the HTTP client (``HttpCrm`` provides it)."""
 
@@ -197,6 +211,7 @@ class EventStream:
                 compression=None,
                 max_size=4 * 1024 * 1024,
                 close_timeout=1.0,
+                logger=_WIRE_LOG,
                 proxy=None,
             )
         except InvalidStatus as exc:

@@ -193,3 +193,22 @@ async def test_resume_point_older_than_the_server_keeps_asks_for_a_resync(
     assert isinstance(got[0].payload, ResyncRequired)
     assert got[0].payload.oldest_id == through + 1
     assert [e.id for e in got] == sorted({e.id for e in got})
+
+
+async def test_wire_debug_log_never_shows_the_token(
+    crm: HttpCrm, via_proxy: HttpCrm, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="crmclient.stream.wire")
+    await crm.sign_in(MAYA)
+    created = await crm.create_call(_call())
+    stream = EventStream(via_proxy, after=0, policy=QUICK)
+    async for event in stream:
+        if _call_id(event) == created.id:
+            break
+    await stream.aclose()
+    assert via_proxy.session is not None
+    wire = "\n".join(r.getMessage() for r in caplog.records if r.name == "crmclient.stream.wire")
+    assert "Authorization: Bearer ***" in wire  # the handshake was logged, masked
+    assert via_proxy.session.token not in caplog.text
