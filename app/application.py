@@ -256,6 +256,8 @@ class Application:
                 display_number=self.session._display,
             )
             self.main_window.call_back_requested.connect(self._call_back)
+            self.main_window.settings_requested.connect(self.show_settings)
+            self.main_window.dialer_requested.connect(self.show_dialer)
             self.qt_session.call_log_changed.connect(self._log_changed)
             self.main_window.apply_filters()
         self.main_window.show()
@@ -382,6 +384,9 @@ class Application:
         if kind is CommandKind.SHOW:
             self.show_main()
             return ipc.Reply(True, "Shown")
+        if kind is CommandKind.SETTINGS:
+            self.show_settings()
+            return ipc.Reply(True, "Settings shown")
         if kind is CommandKind.QUIT:
             self.main.call(self.quit)
             return ipc.Reply(True, "Quitting")

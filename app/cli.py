@@ -6,7 +6,7 @@ starts it with a task or is forwarded to the running instance over ``app.ipc``::
     lodgephone [--minimized]
     lodgephone tel:+15551234567           (also sip:, sips:, callto:, or a bare number)
     lodgephone dial NUMBER [--now]
-    lodgephone answer | hangup | show | quit
+    lodgephone answer | hangup | show | settings | quit
     lodgephone status [--json]
 
 No Qt here: a click on a phone link must cost as little as possible.
@@ -32,6 +32,7 @@ class CommandKind(enum.StrEnum):
     HANGUP = "hangup"
     STATUS = "status"
     SHOW = "show"
+    SETTINGS = "settings"
     QUIT = "quit"
 
 
@@ -79,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("hangup", help="hang up the current call")
     status = sub.add_parser("status", help="show registration and calls")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    sub.add_parser("show", help="bring the main window forward")
+    sub.add_parser("show", help="bring the main window (call log) forward")
+    sub.add_parser("settings", help="open the settings window")
     sub.add_parser("quit", help="quit the running app")
     return p
 

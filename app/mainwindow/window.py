@@ -46,6 +46,10 @@ STATUS_FILTERS: dict[str, tuple[CallStatus, ...]] = {
 class MainWindow(QMainWindow):
     #: Call back from the detail sheet: (number, chat id or "").
     call_back_requested = Signal(str, str)
+    #: The agent wants the settings window.
+    settings_requested = Signal()
+    #: The agent wants the floating dialer.
+    dialer_requested = Signal()
 
     def __init__(
         self,
@@ -101,10 +105,14 @@ class MainWindow(QMainWindow):
         self.export.clicked.connect(self._export)
         self.refresh = QPushButton("Refresh")
         self.refresh.clicked.connect(self.model.reload)
+        self.open_dialer = QPushButton("Dialer")
+        self.open_dialer.clicked.connect(self.dialer_requested)
+        self.open_settings = QPushButton("Settings")
+        self.open_settings.clicked.connect(self.settings_requested)
         for w in (self.direction, self.status, self.agent, self.range, self.since, self.until):
             bar.addWidget(w)
         bar.addWidget(self.search, 1)
-        for w2 in (self.live, self.refresh, self.export):
+        for w2 in (self.live, self.refresh, self.export, self.open_dialer, self.open_settings):
             bar.addWidget(w2)
         outer.addLayout(bar)
         # Summary strip.

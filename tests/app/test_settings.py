@@ -111,3 +111,33 @@ def test_settings_window_saves_and_shows_locks(qtbot, tmp_path):
     assert blocker.args == ["agent@example.com", "s3cret-pass"]
     assert win.password.text() == ""  # not kept on screen
     save_shot(win, "settings")
+
+
+def test_crash_report_and_log_never_hold_secrets(tmp_path):
+    import logging
+
+    from app import crash
+    from app.logs import setup_logging
+
+    log_file = setup_logging(tmp_path, console=False)
+    crash.install(tmp_path)
+    try:
+        try:
+            raise RuntimeError(
+                "REGISTER failed for sip:alice:hunter2@pbx.example.com token=abc123xyz"
+            )
+        except RuntimeError as exc:
+            path = crash.write_report(type(exc), exc, exc.__traceback__)
+        logging.getLogger("test").warning(
+            "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abcdefgh.ijklmnop"
+        )
+    finally:
+        crash.uninstall()
+        for handler in list(logging.getLogger().handlers):
+            if getattr(handler, "_lodgephone", False):
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+    report = path.read_text()
+    assert "RuntimeError" in report and "hunter2" not in report and "abc123xyz" not in report
+    text = log_file.read_text()
+    assert "hunter2" not in text and "eyJhbGci" not in text and "Bearer ***" in text
