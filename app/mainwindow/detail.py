@@ -24,7 +24,7 @@ from app.mainwindow.source import CallLogSource
 from app.session.errors import user_error
 from app.session.model import ErrorKind
 from crmclient.errors import NotFound
-from crmclient.models import CallRecord, Contact, RecordingInfo, Transcript
+from crmclient.models import CallRecord, Contact, ContactLookup, RecordingInfo, Transcript
 
 
 class DetailSheet(QFrame):
@@ -48,6 +48,7 @@ class DetailSheet(QFrame):
         self._source = source
         self._agent_name = agent_name or (lambda a: a)
         self._record: CallRecord | None = None
+        self.maybe_name = ""
         self._player: object | None = None
         self.recording_path: Path | None = None
         outer = QVBoxLayout(self)
@@ -113,6 +114,8 @@ class DetailSheet(QFrame):
             self.fields.removeRow(0)
         enabled = record is not None
         self.contact_name.clear()
+        self.maybe_name = ""
+        self.create_contact.setText("Create contact")
         for w in (self.call_back, self.load_recording):
             w.setEnabled(enabled)
         self.contact_row.setVisible(
@@ -155,6 +158,8 @@ class DetailSheet(QFrame):
         self._add("Call id", record.id)
         if record.contact_id:
             self._source.contact(record.contact_id, self._contact_loaded, lambda _e: None)
+        elif record.remote_number.startswith("+"):
+            self._source.lookup(record.remote_number, self._lookup_loaded, lambda _e: None)
         if record.has_transcript:
             self._source.transcript(record.id, self._transcript_loaded, lambda _e: None)
 
@@ -179,6 +184,23 @@ class DetailSheet(QFrame):
                     if isinstance(field, QLabel):
                         company = f" ({contact.company})" if contact.company else ""
                         field.setText(f"{contact.name}{company}")
+
+    def _lookup_loaded(self, lookup: ContactLookup) -> None:
+        """A number seen in a message or signature: "maybe: NAME" until the agent confirms
+        by creating the contact (the name is filled in for them)."""
+        if self._record is None or self._record.remote_number != lookup.number:
+            return
+        if lookup.confirmed:
+            self._add("Contact", lookup.confirmed[0].contact.name)
+            self.contact_row.setVisible(False)
+            return
+        if lookup.maybe:
+            name = lookup.maybe[0].contact.name
+            self.maybe_name = name
+            self.title.setText(f"maybe: {name}")
+            self.contact_name.setText(name)
+            self.contact_row.setVisible(True)
+            self.create_contact.setText("Confirm contact")
 
     def _transcript_loaded(self, transcript: Transcript | None) -> None:
         if transcript is None:

@@ -17,6 +17,7 @@ from crmclient.models import (
     CallRecord,
     Contact,
     ContactCreate,
+    ContactLookup,
     RecordingInfo,
     Transcript,
 )
@@ -48,6 +49,11 @@ class CallLogSource:
         self, contact_id: str, ok: Callable[[Contact], None], err: Callable[[BaseException], None]
     ) -> None:
         self.main.when_done(self.runner.submit(self.backend.get_contact(contact_id)), ok, err)
+
+    def lookup(
+        self, number: str, ok: Callable[[ContactLookup], None], err: Callable[[BaseException], None]
+    ) -> None:
+        self.main.when_done(self.runner.submit(self.backend.lookup_number(number)), ok, err)
 
     def create_contact(
         self,

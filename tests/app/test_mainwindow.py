@@ -90,3 +90,31 @@ def test_csv_export_writes_the_filtered_calls(qtbot, window, tmp_path):
     with dest.open(newline="") as fh:
         rows = list(csv.reader(fh))
     assert len(rows) == 151  # header + every call
+
+
+def test_unknown_number_seen_in_a_message_shows_as_maybe_until_confirmed(qtbot, window, embedded):
+    from datetime import UTC, datetime
+
+    from crmclient.models import Contact, MatchSource
+
+    now = datetime.now(UTC)
+    embedded.add_contacts(
+        [
+            Contact(
+                id="c-liam",
+                name="Liam O'Brien",
+                phones=("+15550000001",),
+                created_at=now,
+                updated_at=now,
+            )
+        ]
+    )
+    row = next(i for i, r in enumerate(window.model.records()) if not r.guest_name)
+    number = window.model.record(row).remote_number
+    embedded.add_maybe_number(number, "c-liam", MatchSource.SIGNATURE, "call me on ...")
+    window.select_row(row)
+    qtbot.waitUntil(lambda: window.detail.title.text() == "maybe: Liam O'Brien", timeout=5000)
+    assert window.detail.contact_name.text() == "Liam O'Brien"
+    assert window.detail.create_contact.text() == "Confirm contact"
+    with qtbot.waitSignal(window.detail.contact_created, timeout=5000):
+        window.detail.create_contact.click()
