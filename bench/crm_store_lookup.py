@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -66,6 +67,7 @@ async def main() -> int:
         "max_ms": round(max(timings), 4),
         "target_p99_ms": TARGET_P99_MS,
         "pass": p99 <= TARGET_P99_MS,
+        "load_average_1m": os.getloadavg()[0],
     }
     print(
         f"lookup by number, {args.contacts} contacts, {args.queries} queries: "
