@@ -102,9 +102,10 @@ class Engine(InCallOps):
         self.ep.libInit(cfg)
         self._set_codecs()
         self.ep.libStart()
-        # SIP is ready now; the audio bridge (numpy, device backend) comes up right after the
-        # hello, before any queued command runs, so "ready" is not held up by audio imports.
-        self.defer(self._start_audio)
+        # SIP is ready now; the audio bridge (numpy, device backend) comes up in the first
+        # loop pass, right after the commands already queued (a restart's re-added accounts),
+        # so neither the hello nor re-registration waits for audio imports.
+        self.later(0.0, self._start_audio)
         self.later(self.config.stats_interval_s, self.report_stats)
         codecs = tuple(
             str(ci.codecId).rsplit("/", 1)[0]
