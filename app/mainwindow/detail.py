@@ -145,7 +145,8 @@ class DetailSheet(QFrame):
         self._add("Mode", record.mode.value)
         self._add("Account", record.account_id or "")
         self._add("Duration", fmt_duration(record.duration_s))
-        self._add("Hang-up cause", record.hangup_cause.value if record.hangup_cause else "")
+        cause = record.hangup_cause.value.replace("_", " ") if record.hangup_cause else ""
+        self._add("Hang-up cause", cause)
         self._add("SIP code", str(record.sip_code) if record.sip_code else "")
         self._add("Outcome", record.outcome or "")
         self._add("Notes", record.notes or "")
