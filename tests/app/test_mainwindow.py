@@ -118,3 +118,18 @@ def test_unknown_number_seen_in_a_message_shows_as_maybe_until_confirmed(qtbot, 
     assert window.detail.create_contact.text() == "Confirm contact"
     with qtbot.waitSignal(window.detail.contact_created, timeout=5000):
         window.detail.create_contact.click()
+
+
+def test_live_changes_update_rows_in_place_and_add_new_calls_on_top(qtbot, window):
+    import dataclasses
+
+    from crmclient.models import CallStatus
+
+    first = window.model.record(0)
+    window.call_changed(dataclasses.replace(first, status=CallStatus.FAILED))
+    assert window.model.data(window.model.index(0, 6)) == "Failed"
+    total = window.model.total
+    fresh = dataclasses.replace(first, id="live-1", status=CallStatus.RINGING, guest_name="New")
+    window.call_changed(fresh)
+    assert window.model.record(0).id == "live-1" and window.model.total == total + 1
+    assert window.model.data(window.model.index(0, 6)) == "Ringing"

@@ -255,3 +255,21 @@ def test_dial_refuses_with_the_products_errors(rig):
     assert err.kind is ErrorKind.INVALID_NUMBER and "letters" in err.detail
     lines = rec.of(LineStatus)
     assert lines[-1].state is LineState.REGISTERED
+
+
+def test_web_crm_call_button_reaches_the_dialer(rig, runner):
+    session, _guest, rec, crm, _outbox = rig
+    session._stream_task = runner.submit(session._follow_stream())
+
+    def asked() -> bool:
+        # The stream starts "from now on": press the web CRM's Call button until the
+        # subscription is up and delivers it (the first delivery is what counts).
+        if not any(isinstance(e, DialRequest) for e in rec.events):
+            runner.run(crm.request_dial("chat-maria", number=GUEST))
+            return False
+        return True
+
+    wait_until(asked, 10, "the dial request from the CRM", step=0.2)
+    req = next(e for e in rec.events if isinstance(e, DialRequest))
+    assert req.number == GUEST and req.chat_id == "chat-maria"
+    assert req.source.value == "crm" and req.dial_now is False
