@@ -160,8 +160,18 @@ class Application:
     def _build_dialer(self) -> None:
         from PySide6.QtCore import QTimer
 
+        from app import theme
         from app.dialer.window import DialerWindow
 
+        theme.ensure(self.settings.theme)  # light, dark, or following the system
+
+        def follow_theme(settings: Any) -> None:
+            def switch() -> None:
+                theme.ensure(settings.theme)
+
+            self.main.call(switch)
+
+        self.config.subscribe(follow_theme)
         self.dialer = DialerWindow()
         minimized = self.command.minimized or self.settings.start_minimized
         if not minimized:
