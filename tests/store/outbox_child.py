@@ -33,7 +33,7 @@ def call_id(i: int) -> str:
     return str(uuid.uuid5(NAMESPACE, str(i)))
 
 
-def journal_call(outbox: Outbox, i: int) -> None:
+def journal_call(outbox: Outbox, i: int, *, card: bool = True) -> None:
     cid = call_id(i)
     outbox.create_call(
         CallCreate(
@@ -46,6 +46,8 @@ def journal_call(outbox: Outbox, i: int) -> None:
         )
     )
     outbox.update_call(cid, CallUpdate(status=CallStatus.COMPLETED, duration_s=i % 300))
+    if not card:
+        return
     outbox.post_card(
         CardCreate(
             id=str(uuid.uuid5(NAMESPACE, f"card-{i}")),

@@ -35,15 +35,15 @@ def server(tmp_path: Path) -> Iterator[CrmProcess]:
     crm.stop()
 
 
-def assert_each_applied_once(server: CrmProcess, ids: set[str]) -> None:
+def assert_each_applied_once(server: CrmProcess, ids: set[str], *, cards: int = 1) -> None:
     statuses = dict(server.query("SELECT id, status FROM calls"))
     missing = ids - statuses.keys()
     assert not missing, f"{len(missing)} calls never arrived"
     assert {statuses[i] for i in ids} == {"completed"}
-    updates, cards = server.applied(ids)
-    # One event for the create and one for the update; one card each.
+    updates, posted = server.applied(ids)
+    # One event for the create and one for the update; ``cards`` cards each.
     assert {updates[i] for i in ids} == {2}
-    assert {cards[i] for i in ids} == {1}
+    assert {posted[i] for i in ids} == {cards}
 
 
 async def test_server_killed_during_500_calls_all_arrive_once(
@@ -53,16 +53,16 @@ async def test_server_killed_during_500_calls_all_arrive_once(
     ids = {call_id(i) for i in range(total)}
     outbox = Outbox(tmp_path / "outbox.db", backoff=Backoff(base=0.05, cap=0.5))
     for i in range(total):
-        journal_call(outbox, i)
-    assert outbox.status().pending == 3 * total
+        journal_call(outbox, i, card=False)  # cards: see the client kill -9 test
+    assert outbox.status().pending == 2 * total
     crm = HttpCrm(server.url)
     await crm.sign_in(PasswordCredentials(EMAIL, PASSWORD))
     runner = asyncio.create_task(outbox.run(outbox.sender(crm)))
     try:
-        await async_wait_until(lambda: outbox.status().delivered >= 400, 60, "some delivery")
+        await async_wait_until(lambda: outbox.status().delivered >= 300, 60, "some delivery")
         server.kill()
         at_kill = outbox.status()
-        assert 0 < at_kill.pending < 3 * total  # killed in the middle of the run
+        assert 0 < at_kill.pending < 2 * total  # killed in the middle of the run
         await async_wait_until(
             lambda: outbox.status().last_error is not None, 30, "the outage to be noticed"
         )
@@ -74,7 +74,7 @@ async def test_server_killed_during_500_calls_all_arrive_once(
         await asyncio.gather(runner, return_exceptions=True)
         await crm.aclose()
         outbox.close()
-    assert_each_applied_once(server, ids)
+    assert_each_applied_once(server, ids, cards=0)
 
 
 def test_client_killed_with_kill_9_during_delivery(server: CrmProcess, tmp_path: Path) -> None:
