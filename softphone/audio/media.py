@@ -18,6 +18,7 @@ import numpy as np
 from softphone.audio.drift import DriftReader
 from softphone.audio.fifo import SampleFifo, Samples
 from softphone.audio.frames import OutFrame, samples_of
+from softphone.audio.priority import promote_current_thread
 from softphone.audio.tones import ToneSource, mix_into
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class MediaCore:
     def frame_requested(self, frame: Any) -> None:
         """Fill the frame PJSIP sends to the call(s): the microphone, or silence."""
         try:
+            promote_current_thread()
             self.frames_requested += 1
             samples = self._silence
             if self.capture_open:
@@ -86,6 +88,7 @@ class MediaCore:
     def frame_received(self, frame: Any) -> None:
         """Take the mix of the call(s) heading for the speaker."""
         try:
+            promote_current_thread()
             if frame.type != FRAME_TYPE_AUDIO or not self.playback_open:
                 return
             self.frames_received += 1
@@ -99,9 +102,11 @@ class MediaCore:
 
     # -- device threads ----------------------------------------------------------------
     def capture(self, samples: Samples) -> None:
+        promote_current_thread()
         self.capture_fifo.write(samples)
 
     def playback(self, n: int) -> Samples:
+        promote_current_thread()
         with self._play_lock:
             out = self.playback_reader.read(n)
         self.samples_played += n

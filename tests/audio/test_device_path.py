@@ -101,10 +101,10 @@ def test_tone_goes_from_mic_to_the_far_speaker_both_ways(
     b_ear, a_ear = rig.record("b_spk.monitor"), rig.record("a_spk.monitor")
     a.client.make_call("a", b.uri)
     call = _in_call(a)
-    rig.play("a_mic", sine(1000.0, 8.0, RATE, 0.5))
-    rig.play("b_mic", sine(700.0, 8.0, RATE, 0.5))
-    wait_until(lambda: _tone_seconds(b_ear, 1000.0) >= 1.0, 10, "A's 1 kHz on B's speaker")
-    wait_until(lambda: _tone_seconds(a_ear, 700.0) >= 1.0, 10, "B's 700 Hz on A's speaker")
+    rig.play("a_mic", sine(1000.0, 30.0, RATE, 0.5))
+    rig.play("b_mic", sine(700.0, 30.0, RATE, 0.5))
+    wait_until(lambda: _tone_seconds(b_ear, 1000.0) >= 1.0, 20, "A's 1 kHz on B's speaker")
+    wait_until(lambda: _tone_seconds(a_ear, 700.0) >= 1.0, 20, "B's 700 Hz on A's speaker")
     # Each speaker carries the far end only: no local echo of its own microphone.
     assert _tone_seconds(a_ear, 1000.0) == 0.0
     assert _tone_seconds(b_ear, 700.0) == 0.0
@@ -112,7 +112,7 @@ def test_tone_goes_from_mic_to_the_far_speaker_both_ways(
     # Output switch mid-call: B's audio moves to b_alt, the call stays up.
     alt = rig.record("b_alt.monitor")
     b.client.set_devices(input_id="b_mic.monitor", output_id="b_alt", ringer_id="b_spk")
-    wait_until(lambda: _tone_seconds(alt, 1000.0) >= 1.0, 10, "A's tone on B's new output")
+    wait_until(lambda: _tone_seconds(alt, 1000.0) >= 1.0, 20, "A's tone on B's new output")
     assert call.call_id in a.client.active_calls
     a.events.assert_none(
         lambda e: isinstance(e, CallStateChanged) and e.state in (CallState.ENDED, CallState.FAILED)

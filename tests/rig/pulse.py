@@ -164,6 +164,9 @@ class PulseRig:
                 "--exit-idle-time=-1",
                 "--use-pid-file=no",
                 "--disable-shm=yes",
+                # As a desktop's sound server runs (rtkit gives it real-time threads).
+                "--high-priority=yes",
+                "--realtime=yes",
                 "-n",
                 "-F",
                 str(conf),
