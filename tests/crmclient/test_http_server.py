@@ -204,16 +204,15 @@ async def test_malformed_replies_are_typed_errors(
     assert (await crm.current_user()).email == "maya@lodgestory.test"
 
 
-async def test_slow_answer_times_out(server: RunningServer) -> None:
-    crm = HttpCrm(
-        server.base_url,
-        timeouts=Timeouts(read=0.3, total=0.5),
-        retry=RetryPolicy(attempts=1),
+async def test_slow_answer_times_out(crm: HttpCrm, server: RunningServer) -> None:
+    session = await crm.sign_in(MAYA)  # generous timeouts: sign-in hashes a password
+    impatient = HttpCrm(
+        server.base_url, timeouts=Timeouts(read=1.0, total=2.0), retry=RetryPolicy(attempts=1)
     )
     try:
-        await crm.sign_in(MAYA)
-        add_fault(server, path="/v1/provisioning", method="GET", mode="slow", delay_s=2.0)
+        await impatient.restore_session(session)
+        add_fault(server, path="/v1/provisioning", method="GET", mode="slow", delay_s=6.0)
         with pytest.raises(RequestTimeout):
-            await crm.get_provisioning()
+            await impatient.get_provisioning()
     finally:
-        await crm.aclose()
+        await impatient.aclose()
