@@ -12,7 +12,7 @@ say() { printf 'check_deb: %s\n' "$*"; }
 fail() { printf 'check_deb: FAILED: %s\n' "$*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
 
-installers/build_bundle.sh >/dev/null
+[ -x dist/lodgephone/lodgephone ] || installers/build_bundle.sh >/dev/null
 deb=$(installers/linux/build_deb.sh | tail -n 1)
 bundle_mb=$(du -sm dist/lodgephone | cut -f1)
 deb_mb=$(awk "BEGIN{printf \"%.1f\", $(stat -c %s "$deb")/1048576}")
