@@ -9,6 +9,7 @@ app when the next attempt is due, so its status dot can say "retrying in 8 s".
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from typing import Any
@@ -34,6 +35,7 @@ class EngineAccount(pj.Account):  # type: ignore[misc]
         self.want_registered = config.registers
         self.failures = 0
         self.retry_token = 0
+        self.last_transport_retry = -1e9
         self.state = (
             RegistrationState.DIRECT if not config.registers else (RegistrationState.REGISTERING)
         )
@@ -227,6 +229,28 @@ class AccountOps(EngineBase):
         if state is RegistrationState.REGISTERED:
             account.failures = 0
         self.set_reg_state(account, state, code, reason, expires_s=max(0, expires))
+
+    def on_transport_lost(self) -> None:
+        """A TCP/TLS connection closed: the registrations it carried are gone (the registrar
+        can no longer reach us), so registered accounts on such transports re-register now:
+        on a new connection, or failing into the backoff. PJSIP does not say which account
+        the connection served, so every registered TCP/TLS account re-registers; each at
+        most once per `retry_min_s`, so a server that closes every connection cannot make
+        us loop."""
+        if self.quit:
+            return
+        now = time.monotonic()
+        for account in list(self.accounts.values()):
+            cfg = account.config
+            if cfg.transport is Transport.UDP or not cfg.registers or not account.want_registered:
+                continue
+            if account.state is not RegistrationState.REGISTERED:
+                continue  # already retrying (or registering) on its own
+            at = max(now, account.last_transport_retry + max(1, cfg.retry_min_s))
+            account.last_transport_retry = at
+            account.retry_token += 1
+            token = account.retry_token
+            self.later(at - now, functools.partial(self._retry_registration, account, token))
 
     def _retry_registration(self, account: EngineAccount, token: int) -> None:
         if token != account.retry_token or not account.want_registered:

@@ -20,6 +20,7 @@ import pjsua2 as pj
 from softphone import commands as c
 from softphone import protocol
 from softphone.config import EngineConfig
+from softphone.engine import states
 from softphone.engine.base import CommandError
 from softphone.engine.incall import InCallOps
 from softphone.engine.wire import Request, Wire
@@ -29,6 +30,20 @@ from softphone.types import ErrorCode
 log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "0.1.0"
+
+
+class _Endpoint(pj.Endpoint):  # type: ignore[misc]
+    """Reports transport state to the engine: a dropped TCP/TLS connection to the registrar
+    must re-register at once, not at the next refresh (PJSIP's own reaction is disabled
+    with retryIntervalSec=0)."""
+
+    def __init__(self, on_transport_lost: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_transport_lost = on_transport_lost
+
+    def onTransportState(self, prm: Any) -> None:
+        if states.transport_lost(int(prm.state)):
+            self._on_transport_lost()
 
 
 class Engine(InCallOps):
@@ -81,7 +96,7 @@ class Engine(InCallOps):
         return 0
 
     def start(self) -> None:
-        self.ep = pj.Endpoint()
+        self.ep = _Endpoint(lambda: self.defer(self.on_transport_lost))
         self.ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0

@@ -56,6 +56,11 @@ def direction_of(info: Any) -> CallDirection:
     return CallDirection.OUTBOUND if info.role == pj.PJSIP_ROLE_UAC else CallDirection.INBOUND
 
 
+def transport_lost(pj_tp_state: int) -> bool:
+    """A connection-oriented transport (TCP/TLS) went down: its registrations are gone."""
+    return bool(pj_tp_state == pj.PJSIP_TP_STATE_DISCONNECTED)
+
+
 def is_disconnected(pj_state: int) -> bool:
     return bool(pj_state == pj.PJSIP_INV_STATE_DISCONNECTED)
 
