@@ -17,7 +17,7 @@ runtime_pkgs=(
 test_pkgs=(
     kamailio baresip sip-tester pulseaudio pulseaudio-utils xvfb x11-utils imagemagick
     gnome-keyring dbus dbus-x11 libsecret-tools iproute2 util-linux sox tshark
-    libglib2.0-bin wixl msitools
+    libglib2.0-bin wixl msitools openssl
 )
 
 pkgs=("${runtime_pkgs[@]}")
