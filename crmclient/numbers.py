@@ -36,10 +36,10 @@ __all__ = [
     "DialNumber",
     "callee_info",
     "choose_caller_id",
-    "pick_caller_id",
     "dial_string",
     "normalize",
     "parse",
+    "pick_caller_id",
 ]
 
 #: Business hours at the callee, as (start inclusive, end exclusive) local time.
