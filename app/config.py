@@ -220,7 +220,9 @@ def _windows_policy() -> Policy:  # pragma: no cover - Windows only
     except OSError:
         return Policy()
     with key, contextlib.suppress(OSError):
-        doc["crm"] = {"url": winreg.QueryValueEx(key, "CrmUrl")[0]}
+        url = str(winreg.QueryValueEx(key, "CrmUrl")[0]).strip()
+        if url:  # the MSI writes a blank CrmUrl when installed without CRMURL=
+            doc["crm"] = {"url": url}
     for section in ("Locked", "Defaults"):
         table: dict[str, Any] = {}
         try:

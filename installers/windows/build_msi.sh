@@ -15,10 +15,11 @@ if [ -z "$stage" ]; then
     mv "$stage/lodgephone" "$stage/lodgephone.exe"
 fi
 mkdir -p build/msi
+stage=$(realpath --relative-to=. "$stage")  # wixl takes SourceFile paths relative only
 (cd "$stage" && find . -type f | sed 's|^\./||' | sort) \
     | wixl-heat --prefix "" --directory-ref INSTALLDIR --component-group BundleFiles \
         --var var.StageDir --win64 > build/msi/bundle.wxs
 out="dist/lodgephone-${version}.msi"
-wixl --arch x64 -D Version="$version" -D StageDir="$stage" \
+wixl --arch x64 -D Win64=yes -D Version="$version" -D StageDir="$stage" \
     -o "$out" installers/windows/lodgephone.wxs build/msi/bundle.wxs
 echo "$out"
