@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"lodgephone: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if command.kind is CommandKind.DIAGNOSTICS:
+        from app.diagnostics import export_for_agent
+
+        path = export_for_agent(command.raw or None)
+        print(f"Diagnostics written to {path}")
+        return EXIT_OK
     if command.link_error:
         print(f"lodgephone: {command.raw!r}: {command.link_error}", file=sys.stderr)
     for _attempt in range(3):

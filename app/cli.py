@@ -8,6 +8,7 @@ starts it with a task or is forwarded to the running instance over ``app.ipc``::
     lodgephone dial NUMBER [--now]
     lodgephone answer | hangup | show | settings | quit
     lodgephone status [--json]
+    lodgephone diagnostics [--out FILE.zip]   (works with or without a running app)
 
 No Qt here: a click on a phone link must cost as little as possible.
 """
@@ -34,6 +35,7 @@ class CommandKind(enum.StrEnum):
     SHOW = "show"
     SETTINGS = "settings"
     QUIT = "quit"
+    DIAGNOSTICS = "diagnostics"  # handled in the typing process; asks a running app for status
 
 
 #: Commands that only make sense with a running app (they never start one).
@@ -83,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("show", help="bring the main window (call log) forward")
     sub.add_parser("settings", help="open the settings window")
     sub.add_parser("quit", help="quit the running app")
+    diag = sub.add_parser("diagnostics", help="write a zip for IT: logs, versions, devices")
+    diag.add_argument("--out", default="", help="where to write it (default: Desktop or home)")
     return p
 
 
@@ -103,6 +107,8 @@ def parse_args(argv: list[str]) -> Command:
     kind = CommandKind(ns.command)
     if kind is CommandKind.DIAL:
         return _link(kind, ns.number, dial_now=ns.now, minimized=ns.minimized)
+    if kind is CommandKind.DIAGNOSTICS:
+        return Command(kind, raw=ns.out, minimized=ns.minimized)
     return Command(kind, as_json=getattr(ns, "json", False), minimized=ns.minimized)
 
 

@@ -78,3 +78,54 @@ def export(
             budget -= len(text)
             archive.writestr(f"logs/{path.name}", redact(text))
     return target
+
+
+def _audio_devices() -> list[dict[str, Any]]:
+    try:
+        from softphone.audio.backends import create_backend
+
+        backend = create_backend("miniaudio")
+        try:
+            return [d.to_json() for d in backend.list_devices()]
+        finally:
+            backend.close()
+    except Exception as exc:  # a broken audio stack is itself a finding for IT
+        return [{"error": f"cannot list audio devices: {exc}"}]
+
+
+def _running_status() -> dict[str, Any]:
+    from app import ipc
+
+    try:
+        reply = ipc.forward(["status", "--json"])
+    except ipc.IpcError:  # NotRunning is one: diagnostics work without the app
+        return {"running": False}
+    return {"running": True, **reply.data}
+
+
+def default_target() -> Path:
+    home = Path.home()
+    folder = home / "Desktop" if (home / "Desktop").is_dir() else home
+    return folder / f"lodgephone-diagnostics-{time.strftime('%Y%m%d-%H%M%S')}.zip"
+
+
+def export_for_agent(target: str | Path | None = None) -> Path:
+    """What the tray, Settings and `lodgephone diagnostics` call: everything gathered here."""
+    from app.config import ConfigStore
+    from app.logs import log_dir
+
+    store = ConfigStore()
+    policy = store.policy
+    return export(
+        Path(target) if target else default_target(),
+        log_folder=log_dir(),
+        settings=store.settings.to_json(),
+        policy={
+            "source": policy.source,
+            "locked": dict(policy.locked),
+            "defaults": dict(policy.defaults),
+            "problems": list(policy.problems),
+        },
+        audio_devices=_audio_devices(),
+        status=_running_status(),
+    )

@@ -20,7 +20,7 @@ def _main() -> int:
     if args[:1] == ["--autostart"]:
         from app.config import ConfigStore
 
-        if not ConfigStore().settings().start_at_login:
+        if not ConfigStore().settings.start_at_login:
             return 0
         args = ["--minimized", *args[1:]]
     from app.__main__ import main as app_main
