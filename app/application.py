@@ -197,6 +197,32 @@ class Application:
                 self.tray.show_main_requested.connect(self.show_main)
                 self.tray.show_dialer_requested.connect(self.show_dialer)
                 self.tray.quit_requested.connect(self.quit)
+                self.tray.diagnostics_requested.connect(self.export_diagnostics)
+
+    def export_diagnostics(self) -> None:
+        """Write the zip off the main thread, then show the agent where it is."""
+
+        from app.diagnostics import export_for_agent
+
+        status = self.status_data()
+
+        def work() -> None:
+            try:
+                path = export_for_agent(status=status)
+            except OSError as exc:
+                log.warning("diagnostics export failed: %s", exc)
+                return
+            log.info("diagnostics written to %s", path)
+            self.main.call(lambda: self._reveal(path))
+
+        threading.Thread(target=work, name="diagnostics", daemon=True).start()
+
+    @staticmethod
+    def _reveal(path: Path) -> None:
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
 
     def _mark_ready(self) -> None:
         self.ready_at = time.perf_counter()

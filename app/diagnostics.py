@@ -109,7 +109,9 @@ def default_target() -> Path:
     return folder / f"lodgephone-diagnostics-{time.strftime('%Y%m%d-%H%M%S')}.zip"
 
 
-def export_for_agent(target: str | Path | None = None) -> Path:
+def export_for_agent(
+    target: str | Path | None = None, *, status: Mapping[str, Any] | None = None
+) -> Path:
     """What the tray, Settings and `lodgephone diagnostics` call: everything gathered here."""
     from app.config import ConfigStore
     from app.logs import log_dir
@@ -127,5 +129,5 @@ def export_for_agent(target: str | Path | None = None) -> Path:
             "problems": list(policy.problems),
         },
         audio_devices=_audio_devices(),
-        status=_running_status(),
+        status={"running": True, **status} if status is not None else _running_status(),
     )

@@ -94,6 +94,8 @@ class Tray(QObject):
     show_dialer_requested = Signal()
     presence_selected = Signal(Presence)
     quit_requested = Signal()
+    #: The agent asked for a diagnostics zip to send to IT.
+    diagnostics_requested = Signal()
     answer_requested = Signal(str)
     reject_requested = Signal(str)
     #: The agent looked at the missed calls (opened the app from the tray).
@@ -140,6 +142,8 @@ class Tray(QObject):
             self.presence_actions[presence] = action
         self.presence_actions[Presence.AVAILABLE].setChecked(True)
         self.menu.addSeparator()
+        self.diagnostics_action = self.menu.addAction("Export diagnostics…")
+        self.diagnostics_action.triggered.connect(self.diagnostics_requested)
         self.quit_action = self.menu.addAction("Quit")
         self.quit_action.triggered.connect(self.quit_requested)
 
