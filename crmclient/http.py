@@ -27,7 +27,7 @@ import os
 import random
 import ssl
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -55,6 +55,8 @@ from crmclient.errors import (
 )
 from crmclient.models import (
     CALL_PAGE_SIZE,
+    BatchResult,
+    BatchWrite,
     CallCard,
     CallCreate,
     CallFilter,
@@ -600,6 +602,24 @@ class HttpCrm:
         )
         return CallCard.from_json(_decode_json(reply, what))
 
+    async def write_batch(self, writes: Sequence[BatchWrite]) -> tuple[BatchResult, ...]:
+        what = "sending a batch of writes"
+        reply = await self._send(
+            "POST",
+            "v1/batch",
+            what,
+            json_body={"writes": [w.to_json() for w in writes]},
+            # every write is keyed (client ids, idempotency keys): a replay changes nothing
+            safe_to_repeat=all(w.update is None or w.idempotency_key is not None for w in writes),
+        )
+        data = _decode_json(reply, what)
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+            raise ProtocolError(f'{what}: expected {{"results": [...]}}')
+        results = tuple(BatchResult.from_json(r) for r in data["results"])
+        if len(results) != len(writes):
+            raise ProtocolError(f"{what}: {len(results)} results for {len(writes)} writes")
+        return results
+
     async def list_cards(self, chat_id: str) -> tuple[CallCard, ...]:
         what = "listing call cards"
         reply = await self._send("GET", f"v1/chats/{_seg(chat_id)}/cards", what)
@@ -693,9 +713,10 @@ class HttpCrm:
     def subscribe(
         self, *, after: int | None = None, on_status: StatusListener | None = None
     ) -> EventSubscription:
-        from crmclient.stream import EventStream
+        from crmclient.stream import EventStream, ReconnectPolicy
 
-        stream = EventStream(self, after=after, on_status=on_status, rng=self._rng)
+        policy = ReconnectPolicy(heartbeat_s=self._heartbeat_s)
+        stream = EventStream(self, after=after, on_status=on_status, policy=policy, rng=self._rng)
         self._subscriptions.add(stream)
         return stream
 
