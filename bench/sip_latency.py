@@ -192,9 +192,9 @@ def bench_command_to_invite(peer: EnginePeer, far: FarEnd, n: int) -> list[float
             while ended.get(timeout=max(0.01, deadline - time.monotonic())) != call_id:
                 pass
         except queue.Empty:
-            # Seen about once per 100-200 calls: PJSIP's INVITE session is DISCONNECTED after
-            # the 486 but pjsua never reports the call state, so the engine keeps the call
-            # CALLING (reported). max_outbound_calls=0 keeps it from blocking the next one.
+            # Seen 1-2 times per 200 calls before engine commit f07d9ec (a collected pj.Call
+            # hung up a new call with a reused id), none since: the engine kept the call
+            # CALLING after the 486. Counted in the JSON so a regression shows.
             stuck.append(call_id)
             with contextlib.suppress(EngineError):
                 peer.client.hangup(call_id)
