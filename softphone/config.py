@@ -40,11 +40,16 @@ class AccountConfig:
     srtp: SrtpMode = SrtpMode.OFF
     dtmf: DtmfMethod = DtmfMethod.AUTO
     auto_answer: bool = False  #: answer inbound calls at once (demo line, tests)
+    #: put a call's caller-ID in the From user too (trunks that read it there), not only in
+    #: P-Preferred-Identity; off for PBXs that identify the extension by the From user
+    caller_id_in_from: bool = False
     register_expires_s: int = 300
     retry_min_s: int = 2  #: first re-registration retry after a failure ...
     retry_max_s: int = 60  #: ... doubling up to this
     tls_verify_server: bool = True
-    tls_ca_file: str = ""
+    tls_ca_file: str = ""  #: PEM CA list to verify servers with (empty = OpenSSL's default)
+    tls_cert_file: str = ""  #: PEM certificate of our TLS listener (inbound direct calls)
+    tls_key_file: str = ""  #: its private key (PEM)
 
     @property
     def registers(self) -> bool:
@@ -76,4 +81,4 @@ class EngineConfig:
     log_level: int = 3  #: PJSIP log level 0..6 (stderr or log_file, never the protocol)
     log_file: str = ""
     poll_ms: int = 2  #: owner-thread loop granularity: command latency vs idle CPU
-    no_answer_timeout_s: int = 0  #: 0 = let the far end decide
+    no_answer_timeout_s: int = 0  #: stop ringing inbound calls after this (missed, 480); 0 = never

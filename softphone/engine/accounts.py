@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import time
 from typing import Any
 
@@ -77,6 +78,17 @@ class AccountOps(EngineBase):
             proxy += ";lr"
         proxy = with_transport(proxy, cfg.transport) if proxy else ""
 
+        for what, path in (
+            ("tls_ca_file", cfg.tls_ca_file),
+            ("tls_cert_file", cfg.tls_cert_file),
+            ("tls_key_file", cfg.tls_key_file),
+        ):
+            if path and not os.access(path, os.R_OK):
+                raise CommandError(ErrorCode.INVALID_ARGUMENT, f"{what}: cannot read {path!r}")
+        if bool(cfg.tls_cert_file) != bool(cfg.tls_key_file):
+            raise CommandError(
+                ErrorCode.INVALID_ARGUMENT, "tls_cert_file and tls_key_file go together"
+            )
         tcfg = pj.TransportConfig()
         tcfg.port = cfg.local_port
         if cfg.bind_address:
@@ -85,6 +97,9 @@ class AccountOps(EngineBase):
             tcfg.tlsConfig.verifyServer = cfg.tls_verify_server
             if cfg.tls_ca_file:
                 tcfg.tlsConfig.CaListFile = cfg.tls_ca_file
+            if cfg.tls_cert_file:
+                tcfg.tlsConfig.certFile = cfg.tls_cert_file
+                tcfg.tlsConfig.privKeyFile = cfg.tls_key_file
         try:
             tid = int(self.ep.transportCreate(states.TRANSPORT_TYPES[cfg.transport], tcfg))
         except pj.Error as exc:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pjsua2 as pj
 
+from softphone.config import AccountConfig
 from softphone.engine import states
 from softphone.engine.accounts import AccountOps, EngineAccount
 from softphone.engine.base import CommandError
@@ -26,6 +27,9 @@ from softphone.uri import InvalidUri, RemoteParty, call_target, parse_remote
 
 log = logging.getLogger(__name__)
 
+# A caller-ID as the engine accepts it: E.164 only (a provider checks it against the numbers
+# it assigned to the trunk; anything else would be refused at the far end, or worse, ignored).
+_CALLER_ID = re.compile(r"^\+[1-9][0-9]{1,14}$")
 _CANCEL_CAUSE = re.compile(r"^Reason:\s*SIP\s*;\s*cause\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -61,6 +65,7 @@ class EngineCall(pj.Call):  # type: ignore[misc]
         self.cancel_cause: int | None = None
         self.transferred = False
         self.replaced = False
+        self.unanswered = False  # we gave up ringing (EngineConfig.no_answer_timeout_s)
         self.ended = False
         self.pj_state = 0
         self.pj_id = pj_call_id
@@ -129,13 +134,18 @@ class CallOps(AccountOps):
     def live_calls(self, exclude: EngineCall | None = None) -> list[EngineCall]:
         return [c for c in self.calls.values() if not c.ended and c is not exclude]
 
-    def make_call(self, account_id: str, uri: str) -> dict[str, Any]:
+    def make_call(self, account_id: str, uri: str, caller_id: str | None = None) -> dict[str, Any]:
         account = self.account(account_id)
         cfg = account.config
         try:
             target = call_target(uri, cfg.domain, cfg.transport)
         except InvalidUri as exc:
             raise CommandError(ErrorCode.INVALID_URI, str(exc)) from None
+        if caller_id is not None and not _CALLER_ID.match(caller_id):
+            raise CommandError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"caller_id must be an E.164 number like +15551234567, not {caller_id!r}",
+            )
         limit = self.config.max_outbound_calls
         outbound = [c for c in self.live_calls() if c.direction is CallDirection.OUTBOUND]
         if limit > 0 and len(outbound) >= limit:
@@ -148,6 +158,8 @@ class CallOps(AccountOps):
         prm = pj.CallOpParam(True)
         prm.opt.audioCount = 1
         prm.opt.videoCount = 0
+        if caller_id:
+            _present_caller_id(prm, cfg, caller_id)
         try:
             call.makeCall(target, prm)
         except pj.Error as exc:
@@ -294,6 +306,21 @@ class CallOps(AccountOps):
         self._update_alerting()
         if auto:
             self.defer(lambda: self._auto_answer(call))
+        elif self.config.no_answer_timeout_s > 0 and not busy:
+            self.later(self.config.no_answer_timeout_s, lambda: self._give_up_ringing(call))
+
+    def _give_up_ringing(self, call: EngineCall) -> None:
+        """Nobody answered in time: end the call as missed (480 to the caller)."""
+        if call.ended or call.state is not CallState.RINGING:
+            return
+        call.unanswered = True
+        prm = pj.CallOpParam(True)
+        prm.statusCode = 480
+        prm.reason = "No Answer"
+        try:
+            call.hangup(prm)
+        except pj.Error as exc:
+            log.warning("cannot end unanswered call %s: %s", call.key, exc.info())
 
     def _auto_answer(self, call: EngineCall) -> None:
         if not call.ended and call.state is CallState.RINGING:
@@ -394,6 +421,7 @@ class CallOps(AccountOps):
             cancel_cause=call.cancel_cause,
             transferred=call.transferred,
             replaced=call.replaced,
+            unanswered=call.unanswered,
         )
         call.state = state
         self.publish(call, end_reason=reason)
@@ -470,6 +498,20 @@ class CallOps(AccountOps):
             }
             for c in self.live_calls()
         ]
+
+
+def _present_caller_id(prm: Any, cfg: AccountConfig, caller_id: str) -> None:
+    """Ask the provider to present ``caller_id``: P-Preferred-Identity (RFC 3325) always,
+    and the From user too when the account says its provider reads the caller-ID there
+    (a PBX that identifies the extension by the From user must keep the account's own)."""
+    identity = f"sip:{caller_id}@{cfg.domain}"
+    header = pj.SipHeader()
+    header.hName = "P-Preferred-Identity"
+    header.hValue = f"<{identity}>"
+    prm.txOption.headers.append(header)
+    if cfg.caller_id_in_from:
+        display = cfg.display_name.replace('"', "").replace("\\", "")
+        prm.txOption.localUri = f'"{display}" <{identity}>' if display else f"<{identity}>"
 
 
 def _merge_remote(old: RemoteParty, new: RemoteParty) -> RemoteParty:

@@ -56,7 +56,7 @@ class Engine(InCallOps):
             c.RemoveAccount: lambda cmd: self.remove_account(cmd.account_id),
             c.SetRegistration: lambda cmd: self.set_registration(cmd.account_id, cmd.registered),
             c.HandleIpChange: lambda _: self.handle_ip_change(),
-            c.MakeCall: lambda cmd: self.make_call(cmd.account_id, cmd.uri),
+            c.MakeCall: lambda cmd: self.make_call(cmd.account_id, cmd.uri, cmd.caller_id),
             c.Answer: lambda cmd: self.answer(cmd.call_id, cmd.hold_others),
             c.Reject: lambda cmd: self.reject(cmd.call_id, cmd.kind),
             c.Hangup: lambda cmd: self.hangup(cmd.call_id),
@@ -112,8 +112,6 @@ class Engine(InCallOps):
         cfg.medConfig.noVad = True
         cfg.medConfig.clockRate = 16000
         cfg.medConfig.sndClockRate = 16000
-        if self.config.no_answer_timeout_s:
-            pass  # the far end / PBX decides; PJSIP's 180 s default stays
         self.ep.libInit(cfg)
         self._set_codecs()
         self.ep.libStart()

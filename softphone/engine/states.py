@@ -93,6 +93,7 @@ def end_of_call(
     cancel_cause: int | None,
     transferred: bool,
     replaced: bool,
+    unanswered: bool = False,
 ) -> tuple[CallState, EndReason]:
     """Final state and reason from what we know when the call is DISCONNECTED."""
     if replaced:
@@ -104,6 +105,8 @@ def end_of_call(
             EndReason.LOCAL_HANGUP if local_hangup else EndReason.REMOTE_HANGUP
         )
     if direction is CallDirection.INBOUND:
+        if unanswered:
+            return CallState.ENDED, EndReason.MISSED
         if rejected:
             return CallState.ENDED, EndReason.REJECTED
         if cancel_cause == 200:

@@ -1,11 +1,14 @@
-"""A minimal SIP UAC over a UDP socket: INVITE, wait for 180, CANCEL (with a Reason).
+"""Minimal SIP over a UDP socket: a UAC (INVITE, wait for 180, CANCEL with a Reason) and
+a UAS that rings with or without early media.
 
-Enough to test how the engine reads a CANCEL; real interop lives in tests/interop/.
+Enough to test how the engine reads a CANCEL and a 183; real interop lives in tests/interop/.
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 import uuid
 
@@ -71,3 +74,73 @@ class RawUac:
             + "Content-Length: 0\r\n\r\n"
         )
         self.sock.sendto(msg.encode(), self.target)
+
+
+class RawUas:
+    """A minimal SIP UAS over UDP that alerts and never answers: each INVITE gets 100 and
+    then 180 (no SDP) or 183 with an SDP answer (early media); a CANCEL gets 200 and the
+    INVITE 487. Enough to show the engine the two kinds of ringing a PBX sends."""
+
+    def __init__(self, early_media: bool) -> None:
+        self.early_media = early_media
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.uri = f"sip:pbx@127.0.0.1:{self.port}"
+        self.tag = uuid.uuid4().hex[:8]
+        self.received: list[str] = []
+        self._invite_headers = ""
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.sock.close()
+        self._thread.join(2.0)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except OSError:
+                return
+            text = data.decode(errors="replace")
+            self.received.append(text)
+            method = text.split(" ", 1)[0]
+            if method == "INVITE":
+                self._invite_headers = _dialog_headers(text, self.tag)
+                self._send(peer, "100 Trying", _dialog_headers(text, ""))
+                if self.early_media:
+                    self._send(peer, "183 Session Progress", self._invite_headers, _sdp(self.port))
+                else:
+                    self._send(peer, "180 Ringing", self._invite_headers)
+            elif method == "CANCEL":
+                self._send(peer, "200 OK", _dialog_headers(text, self.tag))
+                self._send(peer, "487 Request Terminated", self._invite_headers)
+
+    def _send(self, peer: tuple[str, int], status: str, headers: str, sdp: str = "") -> None:
+        body_headers = "Content-Type: application/sdp\r\n" if sdp else ""
+        msg = (
+            f"SIP/2.0 {status}\r\n{headers}Contact: <{self.uri}>\r\n{body_headers}"
+            f"Content-Length: {len(sdp)}\r\n\r\n{sdp}"
+        )
+        with contextlib.suppress(OSError):
+            self.sock.sendto(msg.encode(), peer)
+
+
+def _dialog_headers(request: str, to_tag: str) -> str:
+    """The request's Via/From/To/Call-ID/CSeq lines for a response (To tagged if asked)."""
+    out = []
+    for line in request.split("\r\n"):
+        name = line.split(":", 1)[0].strip().lower()
+        if name in ("via", "v", "from", "f", "call-id", "i", "cseq"):
+            out.append(line)
+        elif name in ("to", "t"):
+            out.append(line if not to_tag or "tag=" in line else f"{line};tag={to_tag}")
+    return "".join(f"{line}\r\n" for line in out)
+
+
+def _sdp(port: int) -> str:
+    return (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {port + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n"
+    )

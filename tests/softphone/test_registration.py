@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from softphone.config import AccountConfig
-from softphone.events import RegistrationChanged
-from softphone.types import RegistrationState
+from softphone.events import CallStateChanged, IncomingCallReceived, RegistrationChanged
+from softphone.types import CallState, RegistrationState
 from tests.softphone.conftest import Phone
 from tests.softphone.registrar import FakeRegistrar
 
@@ -52,3 +52,60 @@ def test_refused_registration_fails_with_code_then_recovers_with_backoff(
     finally:
         registrar.close()
     assert all("s3cret" not in r for r in registrar.requests)
+
+
+def test_ip_change_re_registers_and_keeps_answering(alice: Phone, bob: Phone) -> None:
+    """After `handle_ip_change` (network switch, VPN up) the account registers again at once
+    and the engine still takes calls on its accounts."""
+    registrar = FakeRegistrar([200])
+    try:
+        a0 = alice.events.mark()
+        alice.client.add_account(
+            AccountConfig(
+                account_id="roam",
+                username="ivy",
+                domain="127.0.0.1",
+                registrar=f"sip:127.0.0.1:{registrar.port}",
+                bind_address="127.0.0.1",
+            )
+        )
+        alice.events.wait_for(
+            RegistrationChanged,
+            lambda e: e.account_id == "roam" and e.state is RegistrationState.REGISTERED,
+            start=a0,
+        )
+        registers = len(registrar.requests)
+        a1 = alice.events.mark()
+        alice.client.handle_ip_change()
+        alice.events.wait_for(
+            RegistrationChanged,
+            lambda e: e.account_id == "roam" and e.state is RegistrationState.REGISTERED,
+            start=a1,
+            timeout=5.0,
+        )
+        assert len(registrar.requests) > registers
+        failed = [
+            e
+            for e in alice.events.events[a1:]
+            if isinstance(e, RegistrationChanged) and e.state is RegistrationState.FAILED
+        ]
+        assert not failed, failed
+
+        b0 = bob.events.mark()
+        call_id = bob.client.make_call("bob", alice.uri)
+        incoming = alice.events.wait_for(IncomingCallReceived, start=a1)
+        alice.client.answer(incoming.call_id)
+        bob.events.wait_for(
+            CallStateChanged,
+            lambda e: e.call_id == call_id and e.state is CallState.IN_CALL,
+            start=b0,
+        )
+        bob.client.hangup(call_id)
+        alice.events.wait_for(
+            CallStateChanged,
+            lambda e: e.call_id == incoming.call_id and e.state.is_final,
+            start=a1,
+        )
+        alice.client.remove_account("roam")
+    finally:
+        registrar.close()
