@@ -241,9 +241,18 @@ class EngineClient:
     def handle_ip_change(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self.request(commands.HandleIpChange(), timeout)
 
-    def make_call(self, account_id: str, uri: str, timeout: float = DEFAULT_TIMEOUT_S) -> str:
-        """Place a call; returns its call id. Progress arrives as CallStateChanged events."""
-        result = self.request(commands.MakeCall(account_id, uri), timeout)
+    def make_call(
+        self,
+        account_id: str,
+        uri: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        caller_id: str | None = None,
+    ) -> str:
+        """Place a call; returns its call id. Progress arrives as CallStateChanged events.
+
+        ``caller_id``: the E.164 number to present (see `commands.MakeCall`)."""
+        result = self.request(commands.MakeCall(account_id, uri, caller_id), timeout)
         return str(result["call_id"])
 
     def answer(

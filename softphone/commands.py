@@ -49,10 +49,15 @@ class HandleIpChange:
 
 @dataclass(frozen=True, slots=True)
 class MakeCall:
-    """Result: {"call_id": "..."}. `uri` may be a SIP URI or a dialable number."""
+    """Result: {"call_id": "..."}. `uri` may be a SIP URI or a dialable number.
+
+    `caller_id` (E.164) is the number the agent chose to present; it goes out as
+    P-Preferred-Identity, and as the From user where the account's provider reads it there.
+    """
 
     account_id: str
     uri: str
+    caller_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
