@@ -59,6 +59,10 @@ class Recording:
             env=rig.env_for_clients(),
         )
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def samples(self) -> npt.NDArray[np.float64]:
         """Everything recorded so far, floats in [-1, 1] at 16 kHz."""
         raw = self.path.read_bytes()
@@ -86,7 +90,9 @@ class Recording:
 class Playback:
     """`pacat` into one sink, fed from a thread so the caller never blocks on the pipe."""
 
-    def __init__(self, rig: PulseRig, sink: str, pcm: bytes) -> None:
+    def __init__(
+        self, rig: PulseRig, sink: str, pcm: bytes, latency_msec: int = RIG_LATENCY_MSEC
+    ) -> None:
         self.sink = sink
         self._proc = subprocess.Popen(
             [
@@ -97,7 +103,7 @@ class Playback:
                 "--format=s16le",
                 f"--rate={RATE}",
                 "--channels=1",
-                f"--latency-msec={RIG_LATENCY_MSEC}",
+                f"--latency-msec={latency_msec}",
             ],
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -112,6 +118,10 @@ class Playback:
             self._proc.stdin.write(pcm)
         with contextlib.suppress(BrokenPipeError, ValueError, OSError):
             self._proc.stdin.close()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     def done(self) -> bool:
         return self._proc.poll() is not None
@@ -264,9 +274,11 @@ class PulseRig:
     def sink_names(self) -> list[str]:
         return [line.split("\t")[1] for line in self.pactl("list", "short", "sinks").splitlines()]
 
-    def play(self, sink: str, samples: npt.ArrayLike) -> Playback:
+    def play(
+        self, sink: str, samples: npt.ArrayLike, latency_msec: int = RIG_LATENCY_MSEC
+    ) -> Playback:
         """Play 16 kHz mono samples into `sink` (returns at once)."""
-        play = Playback(self, sink, to_pcm(samples))
+        play = Playback(self, sink, to_pcm(samples), latency_msec)
         self._playbacks.append(play)
         return play
 
