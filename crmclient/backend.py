@@ -22,12 +22,14 @@ Rules every implementation keeps, so callers can rely on them:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeAlias, runtime_checkable
 
 from crmclient.models import (
     CALL_PAGE_SIZE,
+    BatchResult,
+    BatchWrite,
     CallCard,
     CallCreate,
     CallFilter,
@@ -200,6 +202,20 @@ class CrmBackend(Protocol):
         ...
 
     async def list_cards(self, chat_id: str) -> tuple[CallCard, ...]: ...
+
+    # -- batched writes ------------------------------------------------------------
+    async def write_batch(
+        self, writes: Sequence[BatchWrite], *, minimal: bool = False
+    ) -> tuple[BatchResult, ...]:
+        """Up to ``BATCH_MAX_WRITES`` call creates, call updates and cards in one round
+        trip, applied in order with the idempotency and role rules of their single
+        methods. One result per write, in the same order: a refused write is reported in
+        its result (``error``) and does not stop the others; later writes of a call whose
+        earlier write failed in the same batch are not attempted (status 424). Raises
+        only for the batch as a whole (signed out, unreachable, malformed batch). With
+        ``minimal`` the results may leave out the records (the outbox needs only the
+        outcome, and encoding them is most of the server's work)."""
+        ...
 
     # -- phone mode and dial requests ----------------------------------------------
     async def start_phone_call(self, request: PhoneCallRequest) -> CallRecord:

@@ -602,13 +602,16 @@ class HttpCrm:
         )
         return CallCard.from_json(_decode_json(reply, what))
 
-    async def write_batch(self, writes: Sequence[BatchWrite]) -> tuple[BatchResult, ...]:
+    async def write_batch(
+        self, writes: Sequence[BatchWrite], *, minimal: bool = False
+    ) -> tuple[BatchResult, ...]:
         what = "sending a batch of writes"
         reply = await self._send(
             "POST",
             "v1/batch",
             what,
             json_body={"writes": [w.to_json() for w in writes]},
+            headers={"Prefer": "return=minimal"} if minimal else None,
             # every write is keyed (client ids, idempotency keys): a replay changes nothing
             safe_to_repeat=all(w.update is None or w.idempotency_key is not None for w in writes),
         )

@@ -28,10 +28,14 @@ from typing import Any, ClassVar, Final, Self, TypeAlias, Union
 from crmclient.errors import ProtocolError
 
 __all__ = [
+    "BATCH_MAX_WRITES",
     "CALL_PAGE_SIZE",
     "LIVE_STATUSES",
     "TERMINAL_STATUSES",
     "ApiTokenCredentials",
+    "BatchOp",
+    "BatchResult",
+    "BatchWrite",
     "CallAnsweredElsewhere",
     "CallCard",
     "CallCreate",
@@ -105,6 +109,8 @@ JsonObject: TypeAlias = dict[str, Any]
 
 #: The contract's page size for call lists (also the maximum a client may ask for).
 CALL_PAGE_SIZE: Final = 100
+#: The most writes one ``POST /v1/batch`` may carry.
+BATCH_MAX_WRITES: Final = 100
 
 _E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 # Internal calls dial an extension; a remote party may also be an extension.
@@ -1270,3 +1276,108 @@ class ErrorBody(_Model):
         if not isinstance(data, dict) or "error" not in data:
             raise ProtocolError('error body: expected {"error": {...}}')
         return cls.from_json(data["error"])
+
+
+# --------------------------------------------------------------------------------------
+# Batched writes
+
+
+class BatchOp(enum.StrEnum):
+    """The writes ``POST /v1/batch`` carries (recordings stay separate uploads)."""
+
+    CALL_CREATE = "call.create"
+    CALL_UPDATE = "call.update"
+    CARD_POST = "card.post"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchWrite(_Model):
+    """One write of a batch, with exactly the fields its ``op`` needs: ``call`` for
+    call.create, ``call_id`` + ``update`` (+ ``idempotency_key``) for call.update, ``card``
+    for card.post. Each keeps the idempotency of its single request, so a batch can be
+    resent whole after a lost answer."""
+
+    op: BatchOp
+    call: CallCreate | None = None
+    call_id: str | None = None
+    update: CallUpdate | None = None
+    idempotency_key: str | None = None
+    card: CardCreate | None = None
+
+    def __post_init__(self) -> None:
+        needs = {
+            BatchOp.CALL_CREATE: {"call"},
+            BatchOp.CALL_UPDATE: {"call_id", "update", "idempotency_key"},
+            BatchOp.CARD_POST: {"card"},
+        }[self.op]
+        required = needs - {"idempotency_key"}
+        present = {
+            n
+            for n in ("call", "call_id", "update", "idempotency_key", "card")
+            if getattr(self, n) is not None
+        }
+        if missing := required - present:
+            raise ValueError(f"{self.op.value} needs {', '.join(sorted(missing))}")
+        if extra := present - needs:
+            raise ValueError(f"{self.op.value} takes no {', '.join(sorted(extra))}")
+        if self.call_id is not None:
+            _check_nonempty("call_id", self.call_id)
+        if self.idempotency_key is not None and not 0 < len(self.idempotency_key) <= 200:
+            raise ValueError("idempotency_key must be 1-200 characters")
+
+    @property
+    def lane(self) -> str:
+        """The call this write belongs to (what per-call order is kept for)."""
+        if self.call is not None:
+            return self.call.id
+        if self.card is not None:
+            return self.card.call_id
+        assert self.call_id is not None
+        return self.call_id
+
+    def to_json(self) -> JsonObject:
+        out: JsonObject = {"op": self.op.value}
+        for name in ("call", "call_id", "update", "idempotency_key", "card"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _encode(value)
+        return out
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        if not isinstance(data, dict):
+            raise ProtocolError(f"BatchWrite: expected an object, got {_type_name(data)}")
+        if "op" not in data:
+            raise ProtocolError("BatchWrite.op: missing")
+        hints = _hints(cls)
+        kwargs: dict[str, Any] = {
+            name: _decode(hints[name], data[name], f"BatchWrite.{name}")
+            for name in ("op", "call", "call_id", "idempotency_key", "card")
+            if name in data
+        }
+        if data.get("update") is not None:
+            kwargs["update"] = CallUpdate.from_json(data["update"])
+        try:
+            return cls(**kwargs)
+        except ValueError as exc:
+            raise ProtocolError(f"BatchWrite: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult(_Model):
+    """What one write of a batch did: ``status`` is the HTTP status its single request
+    would have had (201 created, 200 applied before / updated, else an error status with
+    ``error`` in the one error shape). ``call`` or ``card`` is the resulting resource."""
+
+    status: int
+    call: CallRecord | None = None
+    card: CallCard | None = None
+    error: ErrorBody | None = None
+
+    def __post_init__(self) -> None:
+        if (self.error is None) != (200 <= self.status < 300):
+            raise ValueError("a result has an error exactly when its status is not 2xx")
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

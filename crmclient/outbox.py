@@ -21,6 +21,12 @@ Guarantees and how they are met:
   generated when it was journalled, so a resend returns the first result and changes
   nothing. The acknowledgement (row deletion) is committed with ``synchronous=NORMAL``:
   losing it on power loss only causes one harmless resend.
+* **Batches.** With a sender that can batch (``Outbox.sender`` over any ``CrmBackend``),
+  the heads of up to ``batch_size`` calls travel in one ``write_batch`` request (one HTTP
+  round trip, one server transaction) instead of one request each: that is what lets a
+  backlog drain at well over 1,000 records/s. Only lane heads go, so order per call is
+  kept exactly as above; each write's result is handled as if it had been sent alone (a
+  refused one holds only its call). Recordings always travel alone.
 * **Coalescing.** Many updates to the same call (ringing, answered, notes typed while
   offline...) collapse into one when they have not been sent yet: a new update merges into
   the lane's *tail* if that tail is an unsent update (fields set later win, a null clears,
@@ -60,14 +66,22 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from crmclient import errors
 from crmclient.backend import CrmBackend
-from crmclient.models import CallCreate, CallUpdate, CardCreate
+from crmclient.models import (
+    BATCH_MAX_WRITES,
+    BatchOp,
+    BatchResult,
+    BatchWrite,
+    CallCreate,
+    CallUpdate,
+    CardCreate,
+)
 from crmclient.store import (
     ProcessLock,
     StoreError,
@@ -78,7 +92,9 @@ from crmclient.store import (
 )
 
 __all__ = [
+    "BackendSender",
     "Backoff",
+    "BatchSender",
     "Job",
     "JobKind",
     "Outbox",
@@ -159,6 +175,22 @@ Sender = Callable[[Job], Awaitable[None]]
 """Performs one write against the CRM; raises ``CrmError`` when it did not happen."""
 
 
+@runtime_checkable
+class BatchSender(Protocol):
+    """A ``Sender`` that can also perform several writes (of different calls) at once."""
+
+    async def __call__(self, job: Job) -> None: ...
+
+    def batchable(self, job: Job) -> bool:
+        """Whether ``job`` may travel in a batch (recordings may not)."""
+        ...
+
+    async def send_batch(self, jobs: Sequence[Job]) -> Sequence[BaseException | None]:
+        """One outcome per job, in order: None when it happened, else why not. Raises
+        ``CrmError`` when the batch as a whole failed (none of it can be trusted)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Exponential backoff with full jitter: attempt n waits U(0, min(cap, base * 2**n))."""
@@ -198,11 +230,15 @@ class Outbox:
         path: Path | str,
         *,
         concurrency: int = 8,
+        batch_size: int = BATCH_MAX_WRITES,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not 1 <= batch_size <= BATCH_MAX_WRITES:
+            raise ValueError(f"batch_size must be 1-{BATCH_MAX_WRITES}")
+        self._batch_size = batch_size
         self.path = Path(path)
         self.spool = self.path.with_name(self.path.name + ".spool")
         self._concurrency = concurrency
@@ -465,19 +501,24 @@ class Outbox:
         """
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        running: dict[asyncio.Task[None], str] = {}
+        batcher = send if isinstance(send, BatchSender) and self._batch_size > 1 else None
+        per_task = self._batch_size if batcher is not None else 1
+        running: dict[asyncio.Task[None], frozenset[str]] = {}
         try:
             while not self._closed:
                 self._wake.clear()
                 free = self._concurrency - len(running)
                 wait_for: float | None = None
                 if free > 0:
-                    jobs, wait_for = await asyncio.to_thread(
-                        self._claim, free, frozenset(running.values())
-                    )
-                    for job in jobs:
-                        task = asyncio.create_task(self._deliver(send, job))
-                        running[task] = job.lane
+                    busy = frozenset().union(*running.values())
+                    jobs, wait_for = await asyncio.to_thread(self._claim, free * per_task, busy)
+                    for group in self._tasks_for(jobs, free, batcher):
+                        if len(group) == 1:
+                            task = asyncio.create_task(self._deliver(send, group[0]))
+                        else:
+                            assert batcher is not None
+                            task = asyncio.create_task(self._deliver_batch(batcher, group))
+                        running[task] = frozenset(j.lane for j in group)
                 waiters: set[asyncio.Future[Any]] = set(running)
                 wake_task = asyncio.ensure_future(self._wake.wait())
                 waiters.add(wake_task)
@@ -498,7 +539,35 @@ class Outbox:
             self._loop = None
             self._wake = None
 
-    def sender(self, backend: CrmBackend) -> Sender:
+    def _tasks_for(
+        self, jobs: list[Job], free: int, batcher: BatchSender | None
+    ) -> list[list[Job]]:
+        """Split claimed heads into at most ``free`` deliveries: batches of up to
+        ``batch_size`` batchable writes, and each other write alone. What does not fit is
+        released for the next round."""
+        groups: list[list[Job]] = []
+        batch: list[Job] = []
+        leftover: list[Job] = []
+        for job in jobs:
+            if batcher is not None and batcher.batchable(job):
+                if not batch:
+                    if len(groups) >= free:
+                        leftover.append(job)
+                        continue
+                    groups.append(batch)
+                batch.append(job)
+                if len(batch) >= self._batch_size:
+                    batch = []
+            elif len(groups) < free:
+                groups.append([job])
+            else:
+                leftover.append(job)
+        if leftover:
+            with self._lock:
+                self._inflight.difference_update(j.id for j in leftover)
+        return groups
+
+    def sender(self, backend: CrmBackend) -> BackendSender:
         """Deliver through ``backend``: ``await outbox.run(outbox.sender(crm))``."""
         return backend_sender(backend, self.spool)
 
@@ -577,29 +646,64 @@ class Outbox:
             await asyncio.to_thread(self._ack, job)
         self._notify()
 
+    async def _deliver_batch(self, send: BatchSender, jobs: list[Job]) -> None:
+        try:
+            outcomes: Sequence[BaseException | None] = await send.send_batch(jobs)
+            if len(outcomes) != len(jobs):
+                raise errors.ProtocolError(f"{len(outcomes)} results for {len(jobs)} writes")
+        except asyncio.CancelledError:
+            with self._lock:
+                self._inflight.difference_update(j.id for j in jobs)
+            raise
+        except errors.CrmError as exc:
+            outcomes = [exc] * len(jobs)
+        except Exception as exc:  # a bug in a sender must not stop the outbox
+            log.exception("delivering a batch of %d writes failed unexpectedly", len(jobs))
+            outcomes = [exc] * len(jobs)
+        done = [j for j, o in zip(jobs, outcomes, strict=True) if o is None]
+        failed = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if o is not None]
+        await asyncio.to_thread(self._settle_batch, done, failed)
+        self._notify()
+
+    def _settle_batch(self, done: list[Job], failed: list[tuple[Job, BaseException]]) -> None:
+        if done:
+            self._ack_many(done)
+        seen_outage = False
+        for job, exc in failed:
+            # One lost batch is one outage, not one per write (the backoff would jump).
+            outage = isinstance(exc, _OUTAGE)
+            self._failed(job, exc, count_outage=not (outage and seen_outage))
+            seen_outage = seen_outage or outage
+
     def _ack(self, job: Job) -> None:
+        self._ack_many([job])
+
+    def _ack_many(self, jobs: list[Job]) -> None:
         with self._lock:
-            self._inflight.discard(job.id)
+            self._inflight.difference_update(j.id for j in jobs)
             if self._closed:
                 return
             try:
                 with transaction(self._db_ack):
-                    self._db_ack.execute("DELETE FROM outbox WHERE id = ?", (job.id,))
+                    self._db_ack.executemany(
+                        "DELETE FROM outbox WHERE id = ?", [(j.id,) for j in jobs]
+                    )
             except sqlite3.Error:
-                # The write reached the CRM; it will be resent (harmlessly) next time.
-                log.exception("cannot record the delivery of outbox job %s", job.id)
+                # The writes reached the CRM; they will be resent (harmlessly) next time.
+                log.exception("cannot record the delivery of %d outbox jobs", len(jobs))
                 return
-            self._pending -= 1
-            self._delivered += 1
+            self._pending -= len(jobs)
+            self._delivered += len(jobs)
             self._last_error = None
             self._last_error_at = None
             self._next_attempt_at = None
             self._outage_attempts = 0
-            if job.kind == JobKind.RECORDING_UPLOAD:
-                with contextlib.suppress(OSError):
-                    (self.spool / str(job.payload["file"])).unlink()
+            for job in jobs:
+                if job.kind == JobKind.RECORDING_UPLOAD:
+                    with contextlib.suppress(OSError):
+                        (self.spool / str(job.payload["file"])).unlink()
 
-    def _failed(self, job: Job, exc: BaseException) -> None:
+    def _failed(self, job: Job, exc: BaseException, *, count_outage: bool = True) -> None:
         now = self._clock()
         message = _describe(job, exc)
         log.warning("%s", message)
@@ -615,7 +719,7 @@ class Outbox:
             if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
             if isinstance(exc, _OUTAGE):
-                self._outage_attempts += 1
+                self._outage_attempts += int(count_outage)
                 if not isinstance(exc, errors.RateLimited) or exc.retry_after is None:
                     delay = self._backoff.delay(self._outage_attempts)
                 self._outage_until = now + delay
@@ -666,18 +770,33 @@ def _describe(job: Job, exc: BaseException) -> str:
     return f"{what} {job.lane} failed: {reason}"
 
 
-def backend_sender(backend: CrmBackend, spool: Path) -> Sender:
+def backend_sender(backend: CrmBackend, spool: Path) -> BackendSender:
     """The ``Sender`` that performs journalled writes through any ``CrmBackend``."""
+    return BackendSender(backend, spool)
 
-    async def send(job: Job) -> None:
+
+class BackendSender:
+    """Performs journalled writes through a ``CrmBackend``, alone or in batches."""
+
+    def __init__(self, backend: CrmBackend, spool: Path) -> None:
+        self._backend = backend
+        self._spool = spool
+        self._batches_refused = False
+
+    @staticmethod
+    def _request(job: Job) -> tuple[CallCreate | CallUpdate | CardCreate | str, str | None]:
         payload = dict(job.payload)
         key = payload.pop(_KEY, None)
         try:
-            request = _decode(job.kind, payload)
+            return _decode(job.kind, payload), key
         except errors.ProtocolError as exc:
             # Only a journal written by another version of the app can get here; holding
             # the row keeps it for a fix instead of retrying it forever.
             raise errors.ValidationError("bad_journal_entry", str(exc)) from exc
+
+    async def __call__(self, job: Job) -> None:
+        request, key = self._request(job)
+        backend = self._backend
         if isinstance(request, CallCreate):
             await backend.create_call(request)
         elif isinstance(request, CallUpdate):
@@ -685,9 +804,64 @@ def backend_sender(backend: CrmBackend, spool: Path) -> Sender:
         elif isinstance(request, CardCreate):
             await backend.post_card(request)
         else:
-            await backend.upload_recording(job.lane, spool / request, idempotency_key=key)
+            await backend.upload_recording(job.lane, self._spool / request, idempotency_key=key)
 
-    return send
+    def batchable(self, job: Job) -> bool:
+        return job.kind != JobKind.RECORDING_UPLOAD
+
+    async def send_batch(self, jobs: Sequence[Job]) -> Sequence[BaseException | None]:
+        outcomes: list[BaseException | None] = [None] * len(jobs)
+        writes: list[BatchWrite] = []
+        sent: list[int] = []
+        for index, job in enumerate(jobs):
+            try:
+                request, key = self._request(job)
+            except errors.CrmError as exc:
+                outcomes[index] = exc
+                continue
+            if isinstance(request, CallCreate):
+                writes.append(BatchWrite(BatchOp.CALL_CREATE, call=request))
+            elif isinstance(request, CallUpdate):
+                writes.append(
+                    BatchWrite(
+                        BatchOp.CALL_UPDATE, call_id=job.lane, update=request, idempotency_key=key
+                    )
+                )
+            elif isinstance(request, CardCreate):
+                writes.append(BatchWrite(BatchOp.CARD_POST, card=request))
+            else:
+                raise AssertionError("recordings are never batched")
+            sent.append(index)
+        if not writes:
+            return outcomes
+        if not self._batches_refused:
+            try:
+                results = await self._backend.write_batch(writes, minimal=True)
+            except errors.ApiError as exc:
+                if exc.status not in (404, 405, 501):
+                    raise
+                # A CRM without POST /v1/batch: it refused the route, not the writes.
+                log.warning("the CRM does not take batched writes (%s); sending one by one", exc)
+                self._batches_refused = True
+            else:
+                for index, result in zip(sent, results, strict=True):
+                    outcomes[index] = _result_error(result)
+                return outcomes
+        for index in sent:
+            try:
+                await self(jobs[index])
+            except errors.CrmError as exc:
+                outcomes[index] = exc
+        return outcomes
+
+
+def _result_error(result: BatchResult) -> errors.CrmError | None:
+    """The exception the single request would have raised for this result."""
+    if result.error is None:
+        return None
+    if result.error.code == "earlier_write_failed":  # not tried: try again with its call
+        return errors.ServerError(result.error.code, result.error.message[:500], result.status)
+    return errors.api_error(result.status, result.error.code, result.error.message[:500])
 
 
 def _decode(kind: str, payload: dict[str, Any]) -> CallCreate | CallUpdate | CardCreate | str:

@@ -22,7 +22,7 @@ import shutil
 import sqlite3
 import uuid
 import wave
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -33,7 +33,10 @@ from crmclient.embedded import calllog
 from crmclient.embedded.events import EventLog, EventSubscriptionImpl
 from crmclient.embedded.schema import MIGRATIONS
 from crmclient.models import (
+    BATCH_MAX_WRITES,
     CALL_PAGE_SIZE,
+    BatchResult,
+    BatchWrite,
     CallCard,
     CallCreate,
     CallFilter,
@@ -55,6 +58,7 @@ from crmclient.models import (
     Credentials,
     DialRequest,
     DialRequested,
+    ErrorBody,
     MatchKind,
     MatchSource,
     PermissionChanged,
@@ -713,6 +717,43 @@ class EmbeddedCrm:
             return new
 
         return self._write(work)
+
+    async def write_batch(
+        self, writes: Sequence[BatchWrite], *, minimal: bool = False
+    ) -> tuple[BatchResult, ...]:
+        """The writes one by one through the single methods (a local database gains
+        nothing from one transaction per batch), with the server's per-write results;
+        records are always included (``minimal`` saves nothing here)."""
+        if not 0 < len(writes) <= BATCH_MAX_WRITES:
+            raise errors.ValidationError(
+                "validation_error", f"writes: expected 1-{BATCH_MAX_WRITES} items", 422
+            )
+        results: list[BatchResult] = []
+        failed: set[str] = set()
+        for write in writes:
+            if write.lane in failed:
+                message = f"not attempted: an earlier write of call {write.lane} failed"
+                error = ErrorBody("earlier_write_failed", message, 424)
+                results.append(BatchResult(424, error=error))
+                continue
+            try:
+                if write.call is not None:
+                    results.append(BatchResult(201, call=await self.create_call(write.call)))
+                elif write.card is not None:
+                    results.append(BatchResult(201, card=await self.post_card(write.card)))
+                else:
+                    assert write.call_id is not None and write.update is not None
+                    record = await self.update_call(
+                        write.call_id, write.update, idempotency_key=write.idempotency_key
+                    )
+                    results.append(BatchResult(200, call=record))
+            except (errors.AuthError, errors.RateLimited):
+                raise  # the whole batch would fail alike
+            except errors.ApiError as exc:
+                failed.add(write.lane)
+                status = exc.status if exc.status >= 300 else 500
+                results.append(BatchResult(status, error=ErrorBody(exc.code, exc.message, status)))
+        return tuple(results)
 
     async def list_cards(self, chat_id: str) -> tuple[CallCard, ...]:
         self._chat_row(chat_id)

@@ -11,7 +11,15 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from crmclient.server import hooks, routes_calls, routes_chats, routes_session, sim, stream
+from crmclient.server import (
+    hooks,
+    routes_batch,
+    routes_calls,
+    routes_chats,
+    routes_session,
+    sim,
+    stream,
+)
 from crmclient.server.config import ServerConfig
 from crmclient.server.db import now, tx
 from crmclient.server.problems import Problem, on_crash, on_http_exception, on_problem
@@ -55,6 +63,7 @@ def _routes(config: ServerConfig) -> list[BaseRoute]:
         Route("/v1/calls/{call_id}/transcript", k.get_transcript, methods=["GET"]),
         Route("/v1/calls/{call_id}/transcript", k.put_transcript, methods=["PUT"]),
         Route("/v1/phone-calls", k.start_phone_call, methods=["POST"]),
+        Route("/v1/batch", routes_batch.write_batch, methods=["POST"]),
         WebSocketRoute("/v1/events", stream.events),
     ]
     if config.simulate:

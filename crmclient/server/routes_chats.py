@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from crmclient.models import (
+    CallCard,
     CallPermission,
     CardCreate,
     CardPosted,
@@ -23,6 +24,7 @@ from crmclient.models import (
     MatchSource,
     PermissionChanged,
     PermissionState,
+    User,
     is_e164,
 )
 from crmclient.server.common import idempotent, json_response, me, state_of
@@ -185,47 +187,57 @@ async def get_chat(request: Request) -> Response:
     return json_response(chat.to_json())
 
 
-async def post_card(request: Request) -> Response:
-    state = state_of(request)
-    user = me(request)
-    body = await read_json(request, state.config.max_json_bytes)
-    card = parse_model(CardCreate, body)
+def check_card(state: State, user: User, card: CardCreate) -> None:
     if state.chat(card.chat_id) is None:
         raise invalid(f"chat {card.chat_id} not found", field="chat_id")
     call = state.call(card.call_id)
     if call is None or not state.can_see_call(user, call):
         raise invalid(f"call {card.call_id} not found", field="call_id")
+
+
+def insert_card(state: State, user: User, card: CardCreate) -> tuple[int, CallCard]:
+    """Post or replay a card; the caller holds the transaction (and notifies after it)."""
+    row = state.db.execute("SELECT * FROM cards WHERE id = ?", (card.id,)).fetchone()
+    if row is not None:
+        existing = card_from_row(row)
+        if (existing.chat_id, existing.call_id, existing.kind) != (
+            card.chat_id,
+            card.call_id,
+            card.kind,
+        ):
+            raise Problem(409, "id_conflict", f"card {card.id} is a different card")
+        return 200, existing
+    state.db.execute(
+        "INSERT INTO cards(id, chat_id, call_id, kind, direction, status, duration_s, "
+        "agent_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            card.id,
+            card.chat_id,
+            card.call_id,
+            card.kind.value,
+            card.direction.value,
+            card.status.value,
+            card.duration_s,
+            user.id,
+            stamp(now()),
+        ),
+    )
+    row = state.db.execute("SELECT * FROM cards WHERE id = ?", (card.id,)).fetchone()
+    posted = card_from_row(row)
+    state.publish(EventType.CARD_POSTED, CardPosted(posted), AUDIENCE_ALL)
+    return 201, posted
+
+
+async def post_card(request: Request) -> Response:
+    state = state_of(request)
+    user = me(request)
+    body = await read_json(request, state.config.max_json_bytes)
+    card = parse_model(CardCreate, body)
+    check_card(state, user, card)
     with tx(state.db):
-        row = state.db.execute("SELECT * FROM cards WHERE id = ?", (card.id,)).fetchone()
-        if row is not None:
-            existing = card_from_row(row)
-            if (existing.chat_id, existing.call_id, existing.kind) != (
-                card.chat_id,
-                card.call_id,
-                card.kind,
-            ):
-                raise Problem(409, "id_conflict", f"card {card.id} is a different card")
-            return json_response(existing.to_json(), 200)
-        state.db.execute(
-            "INSERT INTO cards(id, chat_id, call_id, kind, direction, status, duration_s, "
-            "agent_id, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                card.id,
-                card.chat_id,
-                card.call_id,
-                card.kind.value,
-                card.direction.value,
-                card.status.value,
-                card.duration_s,
-                user.id,
-                stamp(now()),
-            ),
-        )
-        row = state.db.execute("SELECT * FROM cards WHERE id = ?", (card.id,)).fetchone()
-        posted = card_from_row(row)
-        state.publish(EventType.CARD_POSTED, CardPosted(posted), AUDIENCE_ALL)
+        status, posted = insert_card(state, user, card)
     state.notify()
-    return json_response(posted.to_json(), 201)
+    return json_response(posted.to_json(), status)
 
 
 async def list_cards(request: Request) -> Response:

@@ -18,6 +18,7 @@ REQUESTS = {
     "CallUpdate",
     "CardCreate",
     "PhoneCallRequest",
+    "BatchWrite",
 }
 NOT_ON_WIRE = {"StreamEvent", "UnknownEvent", "StreamStatus", "CallFilter", "Heartbeat"}
 MODELS = sorted(
@@ -62,6 +63,7 @@ def test_schema_matches_model(name: str) -> None:
         models.HangupCause,
         models.CardKind,
         models.Channel,
+        models.BatchOp,
     ],
 )
 def test_enums_match(enum_cls: type) -> None:

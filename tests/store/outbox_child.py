@@ -67,7 +67,8 @@ async def main() -> None:
     parser.add_argument("url")
     parser.add_argument("--enqueue", type=int, default=0)
     args = parser.parse_args()
-    outbox = Outbox(args.journal, backoff=Backoff(base=0.05, cap=0.5))
+    # Small batches: still batched, but enough round trips for the test to kill it midway.
+    outbox = Outbox(args.journal, batch_size=10, backoff=Backoff(base=0.05, cap=0.5))
     for i in range(args.enqueue):
         journal_call(outbox, i)
     print("enqueued", flush=True)

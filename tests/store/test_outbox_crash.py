@@ -51,7 +51,8 @@ async def test_server_killed_during_500_calls_all_arrive_once(
 ) -> None:
     total = 500
     ids = {call_id(i) for i in range(total)}
-    outbox = Outbox(tmp_path / "outbox.db", backoff=Backoff(base=0.05, cap=0.5))
+    # Small batches: delivery stays batched but takes enough round trips to be killed midway.
+    outbox = Outbox(tmp_path / "outbox.db", batch_size=10, backoff=Backoff(base=0.05, cap=0.5))
     for i in range(total):
         journal_call(outbox, i, card=False)  # cards: see the client kill -9 test
     assert outbox.status().pending == 2 * total
