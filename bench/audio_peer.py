@@ -22,6 +22,7 @@ import pjsua2 as pj
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from softphone.audio.bridge import AudioBridge
+from softphone.engine import states  # the one module that knows pjsua2 call states
 
 
 def media_config(cfg: Any, jb_ms: int) -> None:
@@ -47,9 +48,9 @@ class Call(pj.Call):  # type: ignore[misc]
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
-        if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+        if states.is_confirmed(info.state):
             print("CONFIRMED", flush=True)
-        elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+        elif states.is_disconnected(info.state):
             print("DISCONNECTED", flush=True)
             self.peer.done.set()
 

@@ -26,6 +26,9 @@ def promote_current_thread() -> bool:
     if done is not None:
         return done
     granted = False
+    if os.environ.get("LODGEPHONE_AUDIO_RT", "1") == "0":  # opt out (diagnosis, A/B runs)
+        _local.promoted = False
+        return False
     setter = getattr(os, "sched_setscheduler", None)
     policy = getattr(os, "SCHED_RR", None)
     if setter is not None and policy is not None:
