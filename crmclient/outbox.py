@@ -495,7 +495,8 @@ class Outbox:
     # -- delivery ------------------------------------------------------------------------
 
     async def run(self, send: Sender) -> None:
-        """Deliver until cancelled or closed. ``send`` performs one job (see ``sender``).
+        """Deliver until cancelled or closed. ``send`` performs one job (see ``sender``);
+        when it is a ``BatchSender``, the heads of up to ``batch_size`` calls go together.
 
         Cancelling is safe at any point: an interrupted delivery is simply sent again.
         """

@@ -20,6 +20,8 @@ from crmclient.backend import CrmBackend
 from crmclient.embedded import EmbeddedCrm
 from crmclient.http import HttpCrm
 from crmclient.models import (
+    BatchOp,
+    BatchWrite,
     CallCreate,
     CallDirection,
     CallFilter,
@@ -308,3 +310,44 @@ async def test_events_resume_after_a_restart_and_cards_are_idempotent(
         assert (await reopened.get_presence()).status is PresenceStatus.AVAILABLE
     finally:
         await reopened.aclose()
+
+
+async def test_batched_writes_behave_alike_on_both_backends(backend: CrmBackend) -> None:
+    ok, ended = (
+        CallCreate(
+            id=str(uuid.uuid4()),
+            direction=CallDirection.OUTBOUND,
+            remote_number="+16285558888",
+            started_at=T0,
+        )
+        for _ in range(2)
+    )
+    await backend.create_call(ended)
+    await backend.update_call(ended.id, CallUpdate(status=CallStatus.COMPLETED))
+    key = uuid.uuid4().hex
+    writes = [
+        BatchWrite(BatchOp.CALL_CREATE, call=ok),
+        BatchWrite(
+            BatchOp.CALL_UPDATE, call_id=ok.id, update=CallUpdate(notes="n"), idempotency_key=key
+        ),
+        BatchWrite(
+            BatchOp.CALL_UPDATE, call_id=ended.id, update=CallUpdate(status=CallStatus.RINGING)
+        ),
+        BatchWrite(BatchOp.CALL_UPDATE, call_id=ended.id, update=CallUpdate(notes="later")),
+        BatchWrite(BatchOp.CALL_UPDATE, call_id=str(uuid.uuid4()), update=CallUpdate(notes="x")),
+    ]
+    results = await backend.write_batch(writes)
+    assert [(r.status >= 300, r.error and r.error.code) for r in results] == [
+        (False, None),
+        (False, None),
+        (True, "invalid_transition"),
+        (True, "earlier_write_failed"),
+        (True, "not_found"),
+    ]
+    assert results[1].call is not None and results[1].call.notes == "n"
+    assert (await backend.get_call(ended.id)).notes is None
+    replay = await backend.write_batch(writes[:2])
+    assert [r.ok for r in replay] == [True, True]
+    assert replay[1].call == results[1].call  # the key's first answer
+    with pytest.raises(errors.ValidationError):
+        await backend.write_batch([])
