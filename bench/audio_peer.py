@@ -22,23 +22,16 @@ import pjsua2 as pj
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from softphone.audio.bridge import AudioBridge
-from softphone.engine import states  # the one module that knows pjsua2 call states
+from softphone.engine import (  # states: the one module that knows pjsua2 call states
+    mediaconf,
+    states,
+)
 
 
 def media_config(cfg: Any, jb_ms: int) -> None:
-    """The engine's low-latency media settings (see docs/audio.md)."""
-    med = cfg.medConfig
-    med.clockRate = 16000
-    med.sndClockRate = 16000
-    med.audioFramePtime = 20
-    med.ptime = 20
-    med.noVad = True
-    med.ecTailLen = 0
-    med.jbInit = jb_ms
-    med.jbMinPre = jb_ms
-    med.jbMaxPre = jb_ms * 2
-    med.jbMax = 500
-    med.threadCnt = 1
+    """The engine's own media settings, with the jitter buffer under test."""
+    mediaconf.apply(cfg.medConfig, jb_ms)
+    cfg.medConfig.threadCnt = 1
 
 
 class Call(pj.Call):  # type: ignore[misc]

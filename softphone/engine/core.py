@@ -20,7 +20,7 @@ import pjsua2 as pj
 from softphone import commands as c
 from softphone import protocol
 from softphone.config import EngineConfig
-from softphone.engine import states
+from softphone.engine import mediaconf, states
 from softphone.engine.base import CommandError
 from softphone.engine.incall import InCallOps
 from softphone.engine.wire import Request, Wire
@@ -108,10 +108,7 @@ class Engine(InCallOps):
         if self.config.log_file:
             cfg.logConfig.filename = self.config.log_file
             cfg.logConfig.consoleLevel = 0
-        cfg.medConfig.ecTailLen = 0
-        cfg.medConfig.noVad = True
-        cfg.medConfig.clockRate = 16000
-        cfg.medConfig.sndClockRate = 16000
+        mediaconf.apply(cfg.medConfig)
         self.ep.libInit(cfg)
         self._set_codecs()
         self.ep.libStart()
