@@ -750,7 +750,7 @@ class AgentSession:
         e164 = opts.destination.e164 if opts.destination else None
         number = e164 or (target.number if target.number else None)
         try:
-            call_id = self.engine.make_call(account_id, uri)
+            call_id = self.engine.make_call(account_id, uri, caller_id=opts.caller_id or None)
         except EngineUnavailable as exc:
             self._error(ErrorKind.NOT_CONNECTED, exc.message)
             return

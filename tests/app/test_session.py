@@ -204,6 +204,8 @@ def test_inbound_call_matched_fast_then_missed_is_logged(rig, runner):
     guest.hangup(call_id)  # the guest gives up before anyone answers
     wait_until(lambda: rec.of(CallEnded), 10, "the call to end")
     assert rec.of(CallEnded)[0].call.end is CallEnd.MISSED
+    # the badge count follows CallEnded on the engine's event thread: wait for it too
+    wait_until(lambda: rec.of(MissedCallsChanged), 5, "the missed-calls badge")
     assert rec.of(MissedCallsChanged)[-1].count == 1
     session.flush_writes()
     wait_until(lambda: outbox.status().pending == 0, 10, "outbox delivery")
@@ -214,8 +216,16 @@ def test_inbound_call_matched_fast_then_missed_is_logged(rig, runner):
     assert [c.kind for c in cards] == [CardKind.MISSED]
 
 
-def test_outbound_call_is_logged_from_dial_to_hangup_one_at_a_time(rig, runner):
+def test_outbound_call_is_logged_from_dial_to_hangup_one_at_a_time(rig, runner, monkeypatch):
     session, _guest, rec, crm, outbox = rig
+    presented = []
+    make_call = session.engine.make_call
+
+    def spy(*args, **kwargs):
+        presented.append(kwargs.get("caller_id"))
+        return make_call(*args, **kwargs)
+
+    monkeypatch.setattr(session.engine, "make_call", spy)
     session.dial(DialRequest("tel:+34-911-234-567", chat_id="chat-maria", contact_id="c-maria"))
     wait_until(
         lambda: any(isinstance(v, CallView) and v.phase.value == "in_call" for v in rec.events),
@@ -225,6 +235,9 @@ def test_outbound_call_is_logged_from_dial_to_hangup_one_at_a_time(rig, runner):
     wait_until(lambda: rec.of(CallerMatched), 5, "the callee's name")
     live = [v for v in rec.of(CallView) if v.phase.value == "in_call"][-1]
     assert live.caller_id == "+34910000001"
+    # the number chosen for Spain is the one the engine presents on the INVITE
+    # (tests/softphone/test_caller_id.py shows it on the wire)
+    assert presented == ["+34910000001"]
     assert rec.of(CallerMatched)[0].contact.name == "Maria Lopez"
     session.dial(DialRequest("+12125550199"))  # a second outbound while one is active
     wait_until(lambda: rec.of(UserError), 5, "the busy error")
