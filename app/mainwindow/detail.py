@@ -19,10 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.mainwindow.model import ARROWS, STATUS_TEXT, fmt_duration, fmt_time
+from app import theme
+from app.mainwindow.look import status_tone, tint
+from app.mainwindow.model import STATUS_TEXT, direction_icon, fmt_duration, fmt_time
 from app.mainwindow.source import CallLogSource
 from app.session.errors import user_error
 from app.session.model import ErrorKind
+from app.widgets.avatar import Avatar
+from app.widgets.icons import icon
 from crmclient.errors import NotFound
 from crmclient.models import CallRecord, Contact, ContactLookup, RecordingInfo, Transcript
 
@@ -43,7 +47,7 @@ class DetailSheet(QFrame):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("detailSheet")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self.setMinimumWidth(320)
         self._source = source
         self._agent_name = agent_name or (lambda a: a)
@@ -52,23 +56,53 @@ class DetailSheet(QFrame):
         self._player: object | None = None
         self.recording_path: Path | None = None
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(14, 14, 14, 14)
+        outer.setSpacing(10)
+        # Header card: who, which number, which way, how it went.
+        card = QFrame()
+        card.setObjectName("detailHeader")
+        head = QHBoxLayout(card)
+        head.setContentsMargins(12, 12, 12, 12)
+        head.setSpacing(12)
+        self.avatar = Avatar(diameter=52)
+        head.addWidget(self.avatar, 0, Qt.AlignmentFlag.AlignTop)
+        who = QVBoxLayout()
+        who.setSpacing(3)
         self.title = QLabel("Select a call")
         self.title.setObjectName("detailTitle")
-        font = self.title.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.title.setFont(font)
         self.title.setWordWrap(True)
-        outer.addWidget(self.title)
+        who.addWidget(self.title)
+        self.number = QLabel("")
+        self.number.setObjectName("detailNumber")
+        self.number.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        who.addWidget(self.number)
+        chips = QHBoxLayout()
+        chips.setSpacing(6)
+        self.direction_icon = QLabel()
+        chips.addWidget(self.direction_icon)
         self.subtitle = QLabel("")
+        self.subtitle.setObjectName("detailNumber")
         self.subtitle.setWordWrap(True)
-        outer.addWidget(self.subtitle)
+        chips.addWidget(self.subtitle, 1)
+        who.addLayout(chips)
+        self.status_pill = QLabel("")
+        self.status_pill.setObjectName("pill")
+        pill_row = QHBoxLayout()
+        pill_row.addWidget(self.status_pill)
+        pill_row.addStretch(1)
+        who.addLayout(pill_row)
+        head.addLayout(who, 1)
+        outer.addWidget(card)
         buttons = QHBoxLayout()
+        buttons.setSpacing(8)
         self.call_back = QPushButton("Call back")
+        self.call_back.setObjectName("primaryButton")
         self.call_back.clicked.connect(self._call_back)
         self.load_recording = QPushButton("Load Recording")
+        self.load_recording.setObjectName("secondaryButton")
         self.load_recording.clicked.connect(self._load_recording)
         self.play = QPushButton("Play")
+        self.play.setObjectName("secondaryButton")
         self.play.clicked.connect(self._play)
         self.play.setEnabled(False)
         for b in (self.call_back, self.load_recording, self.play):
@@ -76,6 +110,7 @@ class DetailSheet(QFrame):
         buttons.addStretch(1)
         outer.addLayout(buttons)
         self.recording_state = QLabel("")
+        self.recording_state.setObjectName("fieldLabel")
         self.recording_state.setWordWrap(True)
         outer.addWidget(self.recording_state)
         # "Create contact" for unknown numbers, "maybe: NAME" until confirmed.
@@ -85,23 +120,34 @@ class DetailSheet(QFrame):
         self.contact_name = QLineEdit()
         self.contact_name.setPlaceholderText("Guest name")
         self.create_contact = QPushButton("Create contact")
+        self.create_contact.setObjectName("secondaryButton")
         self.create_contact.clicked.connect(self._create_contact)
         crow.addWidget(self.contact_name, 1)
         crow.addWidget(self.create_contact)
         outer.addWidget(self.contact_row)
-        self.fields = QFormLayout()
-        self.fields.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        # Grouped fields, the timeline and the transcript, scrolling together.
         holder = QWidget()
-        holder.setLayout(self.fields)
+        sections = QVBoxLayout(holder)
+        sections.setContentsMargins(0, 0, 4, 0)
+        sections.setSpacing(4)
+        self.fields = self._section(sections, "PEOPLE")
+        self.call_fields = self._section(sections, "CALL")
+        self.timeline = self._section(sections, "TIMELINE")
+        self.transcript_title = QLabel("TRANSCRIPT")
+        self.transcript_title.setObjectName("sectionTitle")
+        sections.addWidget(self.transcript_title)
+        self.transcript = QLabel("")
+        self.transcript.setObjectName("transcriptText")
+        self.transcript.setWordWrap(True)
+        self.transcript.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        sections.addWidget(self.transcript)
+        sections.addStretch(1)
         scroll = QScrollArea()
+        scroll.setObjectName("detailScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(holder)
         outer.addWidget(scroll, 1)
-        self.transcript = QLabel("")
-        self.transcript.setWordWrap(True)
-        self.transcript.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        outer.addWidget(self.transcript)
         self.show_record(None)
 
     def show_record(self, record: CallRecord | None) -> None:
@@ -110,8 +156,11 @@ class DetailSheet(QFrame):
         self.play.setEnabled(False)
         self.recording_state.setText("")
         self.transcript.setText("")
-        while self.fields.rowCount():
-            self.fields.removeRow(0)
+        self.transcript.setVisible(False)
+        self.transcript_title.setVisible(False)
+        for form in (self.fields, self.call_fields, self.timeline):
+            while form.rowCount():
+                form.removeRow(0)
         enabled = record is not None
         self.contact_name.clear()
         self.maybe_name = ""
@@ -121,42 +170,46 @@ class DetailSheet(QFrame):
         self.contact_row.setVisible(
             record is not None and not record.contact_id and not record.guest_name
         )
+        self.restyle(theme.current())
         if record is None:
             self.title.setText("Select a call")
+            self.avatar.set_name("")
+            self.number.setText("")
             self.subtitle.setText("Details, recording and transcript show here.")
             return
         self.title.setText(record.guest_name or record.remote_number)
-        arrow = ARROWS.get(record.direction, "")
+        self.avatar.set_name(record.guest_name or "")
+        self.number.setText(record.remote_number if record.guest_name else "")
+        self.number.setVisible(bool(record.guest_name))
         self.subtitle.setText(
-            f"{arrow} {record.direction.value.capitalize()} · "
-            f"{STATUS_TEXT.get(record.status, record.status.value)} · "
-            f"{fmt_time(record.started_at)}"
+            f"{record.direction.value.capitalize()} · {fmt_time(record.started_at)}"
         )
         self.load_recording.setEnabled(record.has_recording)
         if not record.has_recording:
             self.recording_state.setText("No recording for this call.")
-        self._add("Number", record.remote_number)
-        self._add("Our number", record.local_number or "")
         self._add("Guest", record.guest_name or "")
         self._add("Contact", record.contact_id or "not linked")
         self._add("Chat", record.chat_id or "not linked")
         self._add("Agent", self._agent_name(record.agent_id))
         self._add("Answered by", record.answered_by or "")
-        self._add("Mode", record.mode.value)
-        self._add("Account", record.account_id or "")
-        self._add("Duration", fmt_duration(record.duration_s))
+        call = self.call_fields
+        self._add("Number", record.remote_number, call)
+        self._add("Our number", record.local_number or "", call)
+        self._add("Mode", record.mode.value, call)
+        self._add("Account", record.account_id or "", call)
+        self._add("Duration", fmt_duration(record.duration_s), call)
         cause = record.hangup_cause.value.replace("_", " ") if record.hangup_cause else ""
-        self._add("Hang-up cause", cause)
-        self._add("SIP code", str(record.sip_code) if record.sip_code else "")
-        self._add("Outcome", record.outcome or "")
-        self._add("Notes", record.notes or "")
+        self._add("Hang-up cause", cause, call)
+        self._add("SIP code", str(record.sip_code) if record.sip_code else "", call)
+        self._add("Outcome", record.outcome or "", call)
+        self._add("Notes", record.notes or "", call)
+        self._add("Call id", record.id, call)
         # Timeline: what happened when.
-        self._add("Started", fmt_time(record.started_at))
+        self._add("Started", fmt_time(record.started_at), self.timeline)
         if record.answered_at:
-            self._add("Answered", fmt_time(record.answered_at))
+            self._add("Answered", fmt_time(record.answered_at), self.timeline)
         if record.ended_at:
-            self._add("Ended", fmt_time(record.ended_at))
-        self._add("Call id", record.id)
+            self._add("Ended", fmt_time(record.ended_at), self.timeline)
         if record.contact_id:
             self._source.contact(record.contact_id, self._contact_loaded, lambda _e: None)
         elif record.remote_number.startswith("+"):
@@ -164,13 +217,47 @@ class DetailSheet(QFrame):
         if record.has_transcript:
             self._source.transcript(record.id, self._transcript_loaded, lambda _e: None)
 
-    def _add(self, label: str, value: str) -> None:
+    def _section(self, column: QVBoxLayout, title: str) -> QFormLayout:
+        heading = QLabel(title)
+        heading.setObjectName("sectionTitle")
+        column.addWidget(heading)
+        form = QFormLayout()
+        form.setHorizontalSpacing(14)
+        form.setVerticalSpacing(6)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+        column.addLayout(form)
+        return form
+
+    def restyle(self, p: theme.Palette) -> None:
+        """Direction icon, status pill and button icons in the current look."""
+        self.call_back.setIcon(icon("call", p.accent_text))
+        self.load_recording.setIcon(icon("record", p.text))
+        self.play.setIcon(icon("resume", p.text))
+        record = self._record
+        if record is None:
+            self.direction_icon.clear()
+            self.status_pill.setVisible(False)
+            return
+        self.direction_icon.setPixmap(direction_icon(record).pixmap(16, 16))
+        tone = str(getattr(p, status_tone(record.status)))
+        self.status_pill.setText(STATUS_TEXT.get(record.status, record.status.value))
+        self.status_pill.setStyleSheet(
+            f"background: {tint(tone, p.surface_alt, 0.2)}; color: {tone};"
+            " border-radius: 9px; padding: 1px 8px; font-size: 11px; font-weight: 600;"
+        )
+        self.status_pill.setVisible(True)
+
+    def _add(self, label: str, value: str, form: QFormLayout | None = None) -> None:
         if not value:
             return
         text = QLabel(value)
+        text.setObjectName("fieldValue")
         text.setWordWrap(True)
         text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.fields.addRow(f"{label}:", text)
+        caption = QLabel(f"{label}:")
+        caption.setObjectName("fieldLabel")
+        caption.setMinimumWidth(96)
+        (form or self.fields).addRow(caption, text)
 
     def _contact_loaded(self, contact: Contact) -> None:
         if self._record is None or self._record.contact_id != contact.id:
@@ -199,6 +286,9 @@ class DetailSheet(QFrame):
             name = lookup.maybe[0].contact.name
             self.maybe_name = name
             self.title.setText(f"maybe: {name}")
+            self.avatar.set_name(name)
+            self.number.setText(record_number := self._record.remote_number)
+            self.number.setVisible(bool(record_number))
             self.contact_name.setText(name)
             self.contact_row.setVisible(True)
             self.create_contact.setText("Confirm contact")
@@ -208,6 +298,8 @@ class DetailSheet(QFrame):
             return
         lines = [f"<b>{s.speaker.value}</b>: {s.text}" for s in transcript.segments]
         self.transcript.setText("<br>".join(lines))
+        self.transcript.setVisible(True)
+        self.transcript_title.setVisible(True)
 
     def _call_back(self) -> None:
         if self._record is not None:

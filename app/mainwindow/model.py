@@ -12,12 +12,21 @@ from collections.abc import Callable
 from datetime import datetime
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QIcon
 
+from app import theme
+from app.mainwindow.look import status_tone
 from app.mainwindow.source import CallLogSource
 from crmclient.models import CallDirection, CallFilter, CallPage, CallRecord, CallStatus
 
 COLUMNS = ("", "Number", "Guest", "Agent", "Start", "Duration", "Status", "Recording")
 ARROWS = {CallDirection.INBOUND: "↙", CallDirection.OUTBOUND: "↗", CallDirection.INTERNAL: "↔"}
+#: Shipped icon for each direction; a missed inbound call gets the missed-call icon.
+DIRECTION_ICONS = {
+    CallDirection.INBOUND: "call-incoming",
+    CallDirection.OUTBOUND: "call-outgoing",
+    CallDirection.INTERNAL: "team",
+}
 STATUS_TEXT = {
     CallStatus.DIALING: "Dialing",
     CallStatus.RINGING: "Ringing",
@@ -175,29 +184,21 @@ class CallsModel(QAbstractTableModel):
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(r, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == 0:
+            return direction_icon(r)
         if role == Qt.ItemDataRole.ToolTipRole and col == 0:
             return r.direction.value.capitalize()
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 5):
-            return int(Qt.AlignmentFlag.AlignCenter)
-        if (
-            role == Qt.ItemDataRole.ForegroundRole
-            and col == 6
-            and r.status
-            in (
-                CallStatus.MISSED,
-                CallStatus.FAILED,
-            )
-        ):
-            from PySide6.QtGui import QColor
-
-            return QColor("#c62828")
+        if role == Qt.ItemDataRole.ForegroundRole and col == 6:
+            return theme.current().qcolor(status_tone(r.status))
+        if role == Qt.ItemDataRole.ForegroundRole and col in (3, 4, 5, 7):
+            return theme.current().qcolor("text_muted")
         if role == Qt.ItemDataRole.UserRole:
             return r
         return None
 
     def _text(self, r: CallRecord, col: int) -> str:
         if col == 0:
-            return ARROWS.get(r.direction, "")
+            return ""
         if col == 1:
             return self.display_number(r.remote_number)
         if col == 2:
@@ -213,6 +214,17 @@ class CallsModel(QAbstractTableModel):
         if col == 7:
             return "Recorded" if r.has_recording else ""
         return ""
+
+
+def direction_icon(r: CallRecord) -> QIcon:
+    """Direction at a glance: green in, accent out, red for a missed inbound call."""
+    from app.widgets.icons import icon
+
+    p = theme.current()
+    if r.direction is CallDirection.INBOUND and r.status is CallStatus.MISSED:
+        return icon("call-missed", p.danger)
+    color = p.success if r.direction is CallDirection.INBOUND else p.accent
+    return icon(DIRECTION_ICONS.get(r.direction, "call"), color)
 
 
 def _matches(flt: CallFilter, r: CallRecord) -> bool:

@@ -6,13 +6,25 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from PySide6.QtCore import QDate, QItemSelection, QTimer, Signal
+from PySide6.QtCore import (
+    QDate,
+    QItemSelection,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRectF,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -20,16 +32,23 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSplitter,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from app import theme
+from app.mainwindow import look
 from app.mainwindow.detail import DetailSheet
 from app.mainwindow.model import CallsModel, fmt_duration
 from app.mainwindow.source import CallLogSource
 from app.session.errors import user_error
 from app.session.model import ErrorKind
+from app.widgets.icons import icon, pixmap
 from crmclient.models import CallDirection, CallFilter, CallRecord, CallStatus
 
 RANGES = ("Today", "7 days", "30 days", "All time", "Custom")
@@ -63,6 +82,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Lodgestory Phone: Calls")
         self.setObjectName("mainWindow")
+        theme.ensure()  # the product look before any child is built
         self.resize(1180, 720)
         self._source = source
         self._agents = dict(agents or {})
@@ -77,8 +97,18 @@ class MainWindow(QMainWindow):
 
         central = QWidget()
         outer = QVBoxLayout(central)
-        # Filters.
-        bar = QHBoxLayout()
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        # Header bar: title, filters, search, actions.
+        header_bar = QFrame()
+        header_bar.setObjectName("headerBar")
+        bar = QHBoxLayout(header_bar)
+        bar.setContentsMargins(16, 10, 16, 10)
+        bar.setSpacing(8)
+        title = QLabel("Calls")
+        title.setObjectName("pageTitle")
+        bar.addWidget(title)
+        bar.addSpacing(8)
         self.direction = QComboBox()
         self.direction.addItems(["All directions", "Inbound", "Outbound", "Internal"])
         self.status = QComboBox()
@@ -97,60 +127,119 @@ class MainWindow(QMainWindow):
             d.setCalendarPopup(True)
             d.setVisible(False)
         self.search = QLineEdit()
+        self.search.setObjectName("searchField")
         self.search.setPlaceholderText("Search number or guest")
         self.search.setClearButtonEnabled(True)
+        self._search_action = self.search.addAction(
+            icon("search"), QLineEdit.ActionPosition.LeadingPosition
+        )
         self.live = QCheckBox("Live")
         self.live.setToolTip("Only calls in progress now")
         self.export = QPushButton("Export CSV…")
+        self.export.setObjectName("secondaryButton")
         self.export.clicked.connect(self._export)
         self.refresh = QPushButton("Refresh")
+        self.refresh.setObjectName("secondaryButton")
         self.refresh.clicked.connect(self.model.reload)
         self.open_dialer = QPushButton("Dialer")
+        self.open_dialer.setObjectName("primaryButton")
         self.open_dialer.clicked.connect(self.dialer_requested)
         self.open_settings = QPushButton("Settings")
+        self.open_settings.setObjectName("secondaryButton")
         self.open_settings.clicked.connect(self.settings_requested)
         for w in (self.direction, self.status, self.agent, self.range, self.since, self.until):
             bar.addWidget(w)
         bar.addWidget(self.search, 1)
         for w2 in (self.live, self.refresh, self.export, self.open_dialer, self.open_settings):
             bar.addWidget(w2)
-        outer.addLayout(bar)
-        # Summary strip.
+        outer.addWidget(header_bar)
+        content = QWidget()
+        body = QVBoxLayout(content)
+        body.setContentsMargins(16, 12, 16, 12)
+        body.setSpacing(10)
+        outer.addWidget(content, 1)
+        # Summary strip: a few figures for the filtered range, then per-agent shares.
+        strip = QFrame()
+        strip.setObjectName("summaryStrip")
+        srow = QHBoxLayout(strip)
+        srow.setContentsMargins(16, 8, 16, 8)
+        srow.setSpacing(28)
+        self.stats: dict[str, QLabel] = {}
+        for key, caption in (
+            ("calls", "CALLS"),
+            ("answered", "ANSWERED"),
+            ("average", "AVERAGE DURATION"),
+        ):
+            tile = QVBoxLayout()
+            tile.setSpacing(0)
+            value = QLabel("-")
+            value.setObjectName("statValue")
+            label = QLabel(caption)
+            label.setObjectName("statLabel")
+            tile.addWidget(value)
+            tile.addWidget(label)
+            srow.addLayout(tile)
+            self.stats[key] = value
         self.summary = QLabel("")
-        self.summary.setObjectName("summaryStrip")
-        self.summary.setStyleSheet(
-            "padding: 6px; border-radius: 4px; background: palette(alternate-base);"
-        )
-        outer.addWidget(self.summary)
+        self.summary.setObjectName("summaryText")
+        self.summary.setWordWrap(True)
+        srow.addWidget(self.summary, 1)
+        body.addWidget(strip)
+        self.banner_frame = QFrame()
+        self.banner_frame.setObjectName("errorBanner")
+        brow = QHBoxLayout(self.banner_frame)
+        brow.setContentsMargins(10, 6, 10, 6)
+        self._banner_icon = QLabel()
+        brow.addWidget(self._banner_icon)
         self.banner = QLabel("")
         self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("color: #b71c1c; padding: 4px;")
-        self.banner.setVisible(False)
-        outer.addWidget(self.banner)
-        # Table and detail.
+        brow.addWidget(self.banner, 1)
+        self.banner_frame.setVisible(False)
+        body.addWidget(self.banner_frame)
+        # Table (or the empty state) and the detail sheet.
         self.table = QTableView()
+        self.table.setObjectName("callsTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setIconSize(QSize(16, 16))
         self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.verticalHeader().setDefaultSectionSize(34)
+        self.table.setItemDelegateForColumn(6, StatusPillDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setHighlightSections(False)
         header.setStretchLastSection(True)
-        for col, width in enumerate((30, 150, 150, 90, 140, 70, 90, 80)):
+        for col, width in enumerate((40, 140, 140, 90, 140, 70, 100, 80)):
             self.table.setColumnWidth(col, width)
+        list_card = QFrame()
+        list_card.setObjectName("listCard")
+        card = QVBoxLayout(list_card)
+        card.setContentsMargins(1, 1, 1, 1)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.table)
+        self.empty = self._empty_state()
+        self.pages.addWidget(self.empty)
+        card.addWidget(self.pages)
         self.detail = DetailSheet(source, agent_name=lambda a: self._agents.get(a, a))
         self.detail.call_back_requested.connect(self.call_back_requested)
         self.detail.contact_created.connect(lambda _cid: self.model.reload())
         split = QSplitter()
-        split.addWidget(self.table)
+        split.setHandleWidth(12)
+        split.addWidget(list_card)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 1)
-        outer.addWidget(split, 1)
+        split.setSizes([820, 380])
+        body.addWidget(split, 1)
         self.setCentralWidget(central)
         self.statusBar().showMessage("Loading calls…")
+        look.follow(self, self._restyle)
 
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.table.doubleClicked.connect(lambda _i: self.detail._call_back())
@@ -164,6 +253,57 @@ class MainWindow(QMainWindow):
         self.until.dateChanged.connect(self.apply_filters)
         self.live.toggled.connect(self.apply_filters)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
+
+    def _empty_state(self) -> QWidget:
+        page = QWidget()
+        col = QVBoxLayout(page)
+        col.addStretch(1)
+        self._empty_icon = QLabel()
+        self._empty_icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(self._empty_icon)
+        title = QLabel("No calls match these filters")
+        title.setObjectName("emptyTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(title)
+        text = QLabel("Try another date range or status, or clear the search.")
+        text.setObjectName("emptyText")
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        col.addWidget(text)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.clear_filters = QPushButton("Clear filters")
+        self.clear_filters.setObjectName("secondaryButton")
+        self.clear_filters.clicked.connect(self.reset_filters)
+        row.addWidget(self.clear_filters)
+        row.addStretch(1)
+        col.addLayout(row)
+        col.addStretch(2)
+        return page
+
+    def _restyle(self, p: theme.Palette) -> None:
+        self._search_action.setIcon(icon("search", p.text_muted))
+        self._empty_icon.setPixmap(pixmap("search", 40, p.border))
+        self._banner_icon.setPixmap(pixmap("warning", 18, p.danger))
+        self.open_dialer.setIcon(icon("dialpad", p.accent_text))
+        self.table.viewport().update()
+        self.detail.restyle(p)
+
+    def reset_filters(self) -> None:
+        """Back to every call of the last 30 days (the empty state's way out)."""
+        widgets = (self.direction, self.status, self.agent, self.range, self.search, self.live)
+        for w in widgets:
+            w.blockSignals(True)
+        self.direction.setCurrentIndex(0)
+        self.status.setCurrentIndex(0)
+        self.agent.setCurrentIndex(0)
+        self.range.setCurrentText("30 days")
+        self.search.clear()
+        self.live.setChecked(False)
+        for w in widgets:
+            w.blockSignals(False)
+        self.since.setVisible(False)
+        self.until.setVisible(False)
+        self.apply_filters()
 
     # -------------------------------------------------------------- filters
     def current_filter(self) -> CallFilter:
@@ -211,7 +351,7 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- results
     def _loaded(self, total: int) -> None:
-        self.banner.setVisible(False)
+        self.banner_frame.setVisible(False)
         shown = self.model.rowCount()
         self.statusBar().showMessage(f"{total} calls ({shown} loaded)")
         self._update_summary()
@@ -219,23 +359,27 @@ class MainWindow(QMainWindow):
     def _failed(self, detail: str) -> None:
         err = user_error(ErrorKind.CALL_LOGS_FAILED, detail)
         self.banner.setText(f"<b>{err.message}</b>. {err.what_to_do}")
-        self.banner.setVisible(True)
+        self.banner_frame.setVisible(True)
         self.statusBar().showMessage(err.message)
 
     def _update_summary(self) -> None:
         rows = self.model.records()
         total = self.model.total
+        self.pages.setCurrentWidget(self.table if rows else self.empty)
         if not rows:
+            for value in self.stats.values():
+                value.setText("-")
             self.summary.setText("No calls in this range.")
             return
         answered = [r for r in rows if r.status in _ANSWERED]
         durations = [r.duration_s for r in answered if r.duration_s is not None]
         share = 100.0 * len(answered) / len(rows)
         avg = fmt_duration(int(sum(durations) / len(durations))) if durations else "n/a"
-        partial = "" if len(rows) >= total else f" (over the {len(rows)} loaded)"
-        text = (
-            f"<b>{total}</b> calls · <b>{share:.0f}%</b> answered · average <b>{avg}</b>{partial}"
-        )
+        loaded = f"All {total} calls" if len(rows) >= total else f"{len(rows)} of {total} calls"
+        self.stats["calls"].setText(str(total))
+        self.stats["answered"].setText(f"{share:.0f}%")
+        self.stats["average"].setText(avg)
+        text = f"{loaded} loaded; shares and average over these."
         if self._sees_all and not self.agent.currentData():
             per: dict[str, list[CallRecord]] = {}
             for r in rows:
@@ -244,8 +388,9 @@ class MainWindow(QMainWindow):
             for agent_id, calls in sorted(per.items(), key=lambda kv: -len(kv[1]))[:4]:
                 ans = sum(1 for c in calls if c.status in _ANSWERED)
                 name = self._agents.get(agent_id, agent_id)
-                parts.append(f"{name}: {len(calls)} ({100 * ans // len(calls)}%)")
-            text += " &nbsp;|&nbsp; " + " · ".join(parts)
+                share_a = 100 * ans // len(calls)
+                parts.append(f"<b>{name}</b> {len(calls)} calls, {share_a}% answered")
+            text += "<br>" + " · ".join(parts)
         self.summary.setText(text)
 
     def _selected(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
@@ -273,6 +418,44 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Export failed: {exc}")
 
         self._source.export_csv(self.current_filter(), dest, ok, err)
+
+
+class StatusPillDelegate(QStyledItemDelegate):
+    """Paints the status as a soft coloured pill, like the dialer's badges."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        record = index.data(Qt.ItemDataRole.UserRole)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        if not text or not isinstance(record, CallRecord):
+            return
+        p = theme.current()
+        fg = str(getattr(p, look.status_tone(record.status)))
+        font = QFont(option.font)
+        font.setPixelSize(11)
+        font.setWeight(QFont.Weight.DemiBold)
+        metrics = QFontMetrics(font)
+        width = metrics.horizontalAdvance(text) + 18
+        rect = QRectF(option.rect.left() + 6, option.rect.center().y() - 10, width, 20)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(look.tint(fg, p.surface, 0.18)))
+        painter.drawRoundedRect(rect, 10, 10)
+        painter.setPen(QColor(fg))
+        painter.setFont(font)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
 
 def _date(d: QDate) -> datetime:

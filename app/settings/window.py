@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QGroupBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -24,7 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import theme
 from app.config import ConfigStore, SettingInvalid, SettingLocked
+from app.mainwindow.look import follow, lock_pixmap
 from app.session.model import AudioDevicesListed, LineStatus
 from app.settings import desktop
 
@@ -46,16 +49,51 @@ class SettingsWindow(QWidget):
         self._session = session
         self._lines: dict[str, LineStatus] = {}
         self._meter_device: Any = None
+        self._locks: list[QLabel] = []
+        self._lock_boxes: list[QCheckBox] = []
+        self._message_tone = ""
+        theme.ensure()  # the product look before any child is built
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        header = QFrame()
+        header.setObjectName("headerBar")
+        hrow = QHBoxLayout(header)
+        hrow.setContentsMargins(20, 12, 20, 12)
+        title = QLabel("Settings")
+        title.setObjectName("pageTitle")
+        hrow.addWidget(title)
+        hrow.addStretch(1)
+        outer.addWidget(header)
         scroll = QScrollArea()
+        scroll.setObjectName("settingsScroll")
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()
         self.body = QVBoxLayout(body)
+        self.body.setContentsMargins(20, 4, 20, 16)
+        self.body.setSpacing(2)
         scroll.setWidget(body)
-        outer.addWidget(scroll)
+        outer.addWidget(scroll, 1)
         self.message = QLabel("")
+        self.message.setObjectName("settingsMessage")
         self.message.setWordWrap(True)
+        self.message.setContentsMargins(20, 6, 20, 10)
         outer.addWidget(self.message)
+        if config.policy.source:
+            policy = QFrame()
+            policy.setObjectName("banner")
+            policy.setProperty("tone", "info")
+            prow = QHBoxLayout(policy)
+            prow.setContentsMargins(10, 8, 10, 8)
+            self._policy_lock = QLabel()
+            self._locks.append(self._policy_lock)
+            prow.addWidget(self._policy_lock)
+            note = QLabel(f"Settings marked {LOCKED} are managed by IT ({config.policy.source}).")
+            note.setWordWrap(True)
+            prow.addWidget(note, 1)
+            self.body.addSpacing(12)
+            self.body.addWidget(policy)
         s = config.settings
 
         # CRM.
@@ -76,6 +114,7 @@ class SettingsWindow(QWidget):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("Stored in the system keyring, never in a file")
         self.sign_in = QPushButton("Sign in")
+        self.sign_in.setObjectName("primaryButton")
         pw_row = QWidget()
         pw = QHBoxLayout(pw_row)
         pw.setContentsMargins(0, 0, 0, 0)
@@ -85,11 +124,13 @@ class SettingsWindow(QWidget):
         self.sign_in.clicked.connect(self._sign_in)
 
         # Accounts from provisioning.
-        self.accounts_box = QGroupBox("Calling accounts (from your CRM)")
+        self.accounts_box = self._card("Calling accounts (from your CRM)")
         self.accounts = QVBoxLayout(self.accounts_box)
+        self.accounts.setContentsMargins(12, 12, 12, 12)
+        self.accounts.setSpacing(6)
         self.accounts_empty = QLabel("No calling account yet.")
+        self.accounts_empty.setProperty("role", "muted")
         self.accounts.addWidget(self.accounts_empty)
-        self.body.addWidget(self.accounts_box)
 
         # Audio.
         audio = self._group("Audio")
@@ -109,10 +150,12 @@ class SettingsWindow(QWidget):
         self._row(audio, "Speaker", self.output, "audio_output")
         self._row(audio, "Ringer", self.ringer, "audio_ringer")
         self.meter = QProgressBar()
+        self.meter.setObjectName("micMeter")
         self.meter.setRange(0, 100)
         self.meter.setTextVisible(False)
         self.meter.setFixedHeight(10)
         self.mic_test = QPushButton("Test microphone")
+        self.mic_test.setObjectName("secondaryButton")
         self.mic_test.setCheckable(True)
         self.mic_test.toggled.connect(self._toggle_meter)
         meter_row = QWidget()
@@ -122,8 +165,9 @@ class SettingsWindow(QWidget):
         mr.addWidget(self.mic_test)
         audio.addRow("Mic level", meter_row)
         self.test_tone = QPushButton("Play test tone")
+        self.test_tone.setObjectName("secondaryButton")
         self.test_tone.clicked.connect(self._play_tone)
-        audio.addRow("", self.test_tone)
+        audio.addRow("", _left(self.test_tone))
         self.ringtone = QComboBox()
         for name in RINGTONES:
             self.ringtone.addItem(name.capitalize(), name)
@@ -133,6 +177,7 @@ class SettingsWindow(QWidget):
         )
         self._row(audio, "Ringtone", self.ringtone, "ringtone")
         self.audio_note = QLabel("")
+        self.audio_note.setProperty("role", "muted")
         self.audio_note.setWordWrap(True)
         audio.addRow("", self.audio_note)
 
@@ -147,8 +192,9 @@ class SettingsWindow(QWidget):
         self.start_login = self._check(calls, "Start at login", "start_at_login")
         self.start_min = self._check(calls, "Start minimized (tray only)", "start_minimized")
         self.link_handler = QPushButton("Open tel:, sip: and callto: links with this app")
+        self.link_handler.setObjectName("secondaryButton")
         self.link_handler.clicked.connect(self._register_links)
-        calls.addRow("", self.link_handler)
+        calls.addRow("", _left(self.link_handler))
 
         # Appearance.
         look = self._group("Appearance")
@@ -161,11 +207,8 @@ class SettingsWindow(QWidget):
         )
         self._row(look, "Theme", self.theme, "theme")
 
-        if config.policy.source:
-            note = QLabel(f"Settings marked {LOCKED} are managed by IT ({config.policy.source}).")
-            note.setWordWrap(True)
-            self.body.addWidget(note)
         self.body.addStretch(1)
+        follow(self, self._restyle)
         if session is not None:
             session.registration_changed.connect(self.set_line)
             session.audio_devices_listed.connect(self.set_devices)
@@ -177,19 +220,52 @@ class SettingsWindow(QWidget):
         self._meter_timer.timeout.connect(lambda: self.meter.setValue(int(self._meter_level)))
 
     # ------------------------------------------------------------------ building
+    def _card(self, title: str) -> QFrame:
+        heading = QLabel(title)
+        heading.setObjectName("cardTitle")
+        self.body.addSpacing(14)
+        self.body.addWidget(heading)
+        self.body.addSpacing(6)
+        card = QFrame()
+        card.setObjectName("settingsCard")
+        self.body.addWidget(card)
+        return card
+
     def _group(self, title: str) -> QFormLayout:
-        box = QGroupBox(title)
-        form = QFormLayout(box)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self.body.addWidget(box)
+        form = QFormLayout(self._card(title))
+        form.setContentsMargins(14, 12, 14, 12)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        form.setHorizontalSpacing(16)
+        form.setVerticalSpacing(10)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         return form
 
     def _row(self, form: QFormLayout, label: str, widget: QWidget, key: str) -> None:
-        if self.config.is_locked(key):
-            widget.setEnabled(False)
-            widget.setToolTip("Set by your organisation")
-            label = f"{label} {LOCKED}"
-        form.addRow(label, widget)
+        if not self.config.is_locked(key):
+            form.addRow(label, widget)
+            return
+        widget.setEnabled(False)
+        widget.setToolTip("Set by your organisation")
+        field = QWidget()
+        column = QVBoxLayout(field)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(3)
+        column.addWidget(widget)
+        reason = QHBoxLayout()
+        reason.setSpacing(5)
+        lock = QLabel()
+        lock.setAccessibleName("Locked")
+        self._locks.append(lock)
+        reason.addWidget(lock)
+        note = QLabel(f"Locked: {LOCKED[1:-1]}")
+        note.setObjectName("lockedNote")
+        reason.addWidget(note, 1)
+        column.addLayout(reason)
+        form.addRow(f"{label} {LOCKED}", field)
+        caption = form.labelForField(field)
+        if isinstance(caption, QLabel):
+            caption.setText(label)
+            caption.setToolTip(f"{label} {LOCKED}")
 
     def _check(self, form: QFormLayout, text: str, key: str) -> QCheckBox:
         box = QCheckBox(text)
@@ -198,9 +274,29 @@ class SettingsWindow(QWidget):
             box.setEnabled(False)
             box.setText(f"{text} {LOCKED}")
             box.setToolTip("Set by your organisation")
+            self._lock_boxes.append(box)
         box.toggled.connect(lambda on, k=key: self._save(k, on))
         form.addRow("", box)
         return box
+
+    def _restyle(self, p: theme.Palette) -> None:
+        lock = lock_pixmap(14, p.text_muted)
+        for label in self._locks:
+            label.setPixmap(lock)
+        for box in self._lock_boxes:
+            box.setIcon(QIcon(lock))
+        self._show_message(self.message.property("plain") or "", self._message_tone)
+        self.set_line_labels()
+
+    def _show_message(self, text: str, tone: str = "") -> None:
+        """The line under the cards; `tone` is a palette colour name ("danger", ...)."""
+        self._message_tone = tone
+        self.message.setProperty("plain", text)
+        if tone and text:
+            color = str(getattr(theme.current(), tone))
+            self.message.setText(f"<span style='color:{color}'>{text}</span>")
+        else:
+            self.message.setText(text)
 
     # ------------------------------------------------------------------ saving
     def _save(self, key: str, value: Any, restart: bool = False) -> None:
@@ -209,49 +305,58 @@ class SettingsWindow(QWidget):
         try:
             self.config.update(**{key: value})
         except (SettingLocked, SettingInvalid) as exc:
-            self.message.setText(f"<span style='color:#b71c1c'>{exc}</span>")
+            self._show_message(str(exc), "danger")
             return
         if key == "start_at_login":
             try:
                 desktop.set_start_at_login(bool(value), self.config.settings.start_minimized)
             except OSError as exc:
-                self.message.setText(f"Could not change start at login: {exc}")
+                self._show_message(f"Could not change start at login: {exc}", "danger")
                 return
-        self.message.setText("Saved. Takes effect after a restart." if restart else "Saved.")
+        self._show_message("Saved. Takes effect after a restart." if restart else "Saved.")
 
     def _sign_in(self) -> None:
         email, password = self.crm_user.text().strip(), self.password.text()
         self.password.clear()
         if not email or not password:
-            self.message.setText("Enter your email and password to sign in.")
+            self._show_message("Enter your email and password to sign in.", "warning")
             return
-        self.message.setText("Signing in…")
+        self._show_message("Signing in…")
         self.sign_in_requested.emit(email, password)
 
     def signed_in(self, ok: bool, text: str) -> None:
-        color = "#1b5e20" if ok else "#b71c1c"
-        self.message.setText(f"<span style='color:{color}'>{text}</span>")
+        self._show_message(text, "success" if ok else "danger")
 
     def _register_links(self) -> None:
         ok, text = desktop.register_link_handler()
-        color = "#1b5e20" if ok else "#b71c1c"
-        self.message.setText(f"<span style='color:{color}'>{text}</span>")
+        self._show_message(text, "success" if ok else "danger")
 
     # ------------------------------------------------------------------ live data
     def set_line(self, line: LineStatus) -> None:
         if not line.account_id:
             return
         self._lines[line.account_id] = line
+        self.set_line_labels()
+
+    def set_line_labels(self) -> None:
+        """One read-only line per account: name, coloured state, reason."""
+        if not self._lines:
+            return
         while self.accounts.count():
             item = self.accounts.takeAt(0)
             w = item.widget() if item is not None else None
             if w is not None:
                 w.deleteLater()
+        p = theme.current()
         for status in self._lines.values():
-            text = f"<b>{status.label}</b> · {status.state.value.replace('_', ' ')}"
+            state = status.state.value.replace("_", " ")
+            color = {"registered": p.success, "failed": p.danger}.get(status.state.value, p.warning)
+            text = f"<b>{status.label}</b> &nbsp;<span style='color:{color}'>● {state}</span>"
             if status.reason:
                 text += f" · {status.reason}"
-            label = QLabel(text + "  <i>(managed in the CRM, read-only here)</i>")
+            muted = f"<br><span style='color:{p.text_muted}'>Managed in the CRM, read-only here"
+            label = QLabel(text + muted + "</span>")
+            label.setObjectName("accountLine")
             label.setWordWrap(True)
             self.accounts.addWidget(label)
 
@@ -339,3 +444,13 @@ class SettingsWindow(QWidget):
     def closeEvent(self, event: Any) -> None:
         self.mic_test.setChecked(False)
         super().closeEvent(event)
+
+
+def _left(button: QWidget) -> QWidget:
+    """A button at its natural width, not stretched across the form."""
+    holder = QWidget()
+    row = QHBoxLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addWidget(button)
+    row.addStretch(1)
+    return holder

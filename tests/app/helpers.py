@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -95,3 +96,22 @@ def save_shot(widget, name: str) -> Path:
             colors.add(image.pixel(x, y))
     assert len(colors) > 8, f"{name} looks blank ({len(colors)} colours)"
     return path
+
+
+@contextmanager
+def dark_look() -> Iterator[None]:
+    """The dark look for a screenshot, then back to whatever was in force."""
+    from PySide6.QtWidgets import QApplication
+
+    from app import theme
+
+    installed = theme.ensure()
+    assert installed is not None
+    before = installed.mode
+    installed.set_mode(theme.Mode.DARK)
+    QApplication.processEvents()
+    try:
+        yield
+    finally:
+        installed.set_mode(before)
+        QApplication.processEvents()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.mainwindow.source import CallLogSource
 from app.mainwindow.window import MainWindow
 from app.runloop import MainThread
-from tests.app.helpers import save_shot, seed_calls
+from tests.app.helpers import dark_look, save_shot, seed_calls
 
 
 @pytest.fixture
@@ -72,6 +73,36 @@ def test_detail_sheet_shows_every_field_and_call_back(qtbot, window):
     assert "calls" in window.summary.text() and "answered" in window.summary.text()
     save_shot(window, "mainwindow_calls")
     save_shot(window.detail, "mainwindow_detail_sheet")
+    with dark_look():
+        save_shot(window, "mainwindow_calls-dark")
+        save_shot(window.detail, "mainwindow_detail_sheet-dark")
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_no_match_shows_an_empty_state_with_a_way_out(qtbot, window):
+    window.resize(1280, 760)
+    window.show()
+    with qtbot.waitSignal(window.model.loaded, timeout=5000):
+        window.search.setText("no such guest anywhere")
+    assert window.model.total == 0
+    assert window.pages.currentWidget() is window.empty
+    save_shot(window, "mainwindow_empty")
+    with qtbot.waitSignal(window.model.loaded, timeout=5000):
+        window.clear_filters.click()
+    assert window.search.text() == "" and window.model.total > 0
+    assert window.pages.currentWidget() is window.table
+
+
+def test_status_and_direction_read_at_a_glance(window):
+    from app import theme
+    from crmclient.models import CallStatus
+
+    model = window.model
+    row = next(i for i, r in enumerate(model.records()) if r.status is CallStatus.MISSED)
+    fg = model.data(model.index(row, 6), Qt.ItemDataRole.ForegroundRole)
+    assert fg == theme.current().qcolor("danger")
+    icon = model.data(model.index(row, 0), Qt.ItemDataRole.DecorationRole)
+    assert not icon.isNull() and model.data(model.index(row, 0)) == ""
 
 
 def test_recording_error_says_what_to_do(qtbot, window):

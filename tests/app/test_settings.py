@@ -10,7 +10,7 @@ from app.config import ConfigStore, SettingInvalid, SettingLocked, load_policy
 from app.session.model import AudioDeviceOption, AudioDevicesListed, LineState, LineStatus
 from app.settings import desktop
 from app.settings.window import SettingsWindow
-from tests.app.helpers import save_shot
+from tests.app.helpers import dark_look, save_shot
 
 POLICY = """
 [crm]
@@ -110,7 +110,12 @@ def test_settings_window_saves_and_shows_locks(qtbot, tmp_path):
         win.sign_in.click()
     assert blocker.args == ["agent@example.com", "s3cret-pass"]
     assert win.password.text() == ""  # not kept on screen
+    assert win.crm_url.toolTip() == "Set by your organisation"
+    assert not win.auto_answer.icon().isNull()  # the padlock next to a locked switch
+    win.resize(620, 1080)  # tall enough that every card is in the picture
     save_shot(win, "settings")
+    with dark_look():
+        save_shot(win, "settings-dark")
 
 
 def test_crash_report_and_log_never_hold_secrets(tmp_path):
