@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
-from app.mainwindow.look import status_tone, tint
+from app.mainwindow.look import Pill, status_tone
 from app.mainwindow.model import STATUS_TEXT, direction_icon, fmt_duration, fmt_time
 from app.mainwindow.source import CallLogSource
 from app.session.errors import user_error
@@ -55,6 +55,7 @@ class DetailSheet(QFrame):
         self.maybe_name = ""
         self._player: object | None = None
         self.recording_path: Path | None = None
+        self._headings: list[tuple[QLabel, QFormLayout]] = []
         outer = QVBoxLayout(self)
         outer.setContentsMargins(14, 14, 14, 14)
         outer.setSpacing(10)
@@ -85,8 +86,7 @@ class DetailSheet(QFrame):
         self.subtitle.setWordWrap(True)
         chips.addWidget(self.subtitle, 1)
         who.addLayout(chips)
-        self.status_pill = QLabel("")
-        self.status_pill.setObjectName("pill")
+        self.status_pill = Pill()
         pill_row = QHBoxLayout()
         pill_row.addWidget(self.status_pill)
         pill_row.addStretch(1)
@@ -170,8 +170,8 @@ class DetailSheet(QFrame):
         self.contact_row.setVisible(
             record is not None and not record.contact_id and not record.guest_name
         )
-        self.restyle(theme.current())
         if record is None:
+            self.restyle(theme.current())
             self.title.setText("Select a call")
             self.avatar.set_name("")
             self.number.setText("")
@@ -210,6 +210,7 @@ class DetailSheet(QFrame):
             self._add("Answered", fmt_time(record.answered_at), self.timeline)
         if record.ended_at:
             self._add("Ended", fmt_time(record.ended_at), self.timeline)
+        self.restyle(theme.current())
         if record.contact_id:
             self._source.contact(record.contact_id, self._contact_loaded, lambda _e: None)
         elif record.remote_number.startswith("+"):
@@ -222,6 +223,7 @@ class DetailSheet(QFrame):
         heading.setObjectName("sectionTitle")
         column.addWidget(heading)
         form = QFormLayout()
+        self._headings.append((heading, form))
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(6)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
@@ -234,16 +236,16 @@ class DetailSheet(QFrame):
         self.load_recording.setIcon(icon("record", p.text))
         self.play.setIcon(icon("resume", p.text))
         record = self._record
+        for heading, form in self._headings:
+            heading.setVisible(form.rowCount() > 0)
+        self.direction_icon.setVisible(record is not None)
         if record is None:
             self.direction_icon.clear()
             self.status_pill.setVisible(False)
             return
         self.direction_icon.setPixmap(direction_icon(record).pixmap(16, 16))
-        tone = str(getattr(p, status_tone(record.status)))
-        self.status_pill.setText(STATUS_TEXT.get(record.status, record.status.value))
-        self.status_pill.setStyleSheet(
-            f"background: {tint(tone, p.surface_alt, 0.2)}; color: {tone};"
-            " border-radius: 9px; padding: 1px 8px; font-size: 11px; font-weight: 600;"
+        self.status_pill.set_status(
+            STATUS_TEXT.get(record.status, record.status.value), status_tone(record.status)
         )
         self.status_pill.setVisible(True)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QObject, QRectF, Qt, Slot
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QWidget
 
@@ -101,7 +101,6 @@ QLabel#sectionTitle {{ color: {p.text_muted}; font-size: 11px; font-weight: 700;
     letter-spacing: 1px; padding-top: 6px; }}
 QLabel#fieldLabel {{ color: {p.text_muted}; }}
 QLabel#fieldValue {{ color: {p.text}; }}
-QLabel#pill {{ border-radius: 9px; padding: 1px 8px; font-size: 11px; font-weight: 600; }}
 QLabel#transcriptText {{ background: {p.surface_alt}; border-radius: 8px; padding: 8px;
     color: {p.text}; }}
 QScrollArea#detailScroll, QScrollArea#detailScroll > QWidget > QWidget,
@@ -148,3 +147,38 @@ def follow(widget: QWidget, restyle: Callable[[theme.Palette], None]) -> None:
     follower.apply(theme.current())
     if installed is not None:
         installed.changed.connect(follower.apply)
+
+
+class Pill(QWidget):
+    """A status word in a soft rounded pill of its tone (painted: style sheets square it)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._tone = "text_muted"
+        self._font = QFont(self.font())
+        self._font.setPixelSize(11)
+        self._font.setWeight(QFont.Weight.DemiBold)
+        self.setFixedHeight(20)
+
+    def text(self) -> str:
+        return self._text
+
+    def set_status(self, text: str, tone: str) -> None:
+        self._text, self._tone = text, tone
+        self.setFixedWidth(QFontMetrics(self._font).horizontalAdvance(text) + 18)
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        p = theme.current()
+        color = str(getattr(p, self._tone))
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(tint(color, p.surface_alt, 0.2)))
+        rect = QRectF(self.rect())
+        painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
+        painter.setPen(QColor(color))
+        painter.setFont(self._font)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self._text)
+        painter.end()
