@@ -103,6 +103,7 @@ class ErrorCode(StrEnum):
     DUPLICATE = "duplicate"  #: e.g. an account id that already exists
     INVALID_STATE = "invalid_state"  #: e.g. answering a call that is already answered
     LIMIT_REACHED = "limit_reached"  #: e.g. a second outbound call while one is active
+    RESOURCES_EXHAUSTED = "resources_exhausted"  #: too many calls at once (media sockets)
     SIP_ERROR = "sip_error"  #: PJSIP refused the operation (message carries its text)
     MEDIA_ERROR = "media_error"  #: recorder, player or audio device problem
     INTERNAL = "internal"  #: a bug in the engine; it stays up

@@ -49,6 +49,7 @@ class EngineBase:
         self.accounts: dict[str, EngineAccount] = {}
         self.calls: dict[str, EngineCall] = {}
         self.graveyard: list[EngineCall] = []  # ended calls still referenced (see bury)
+        self.media_closed_at: list[float] = []  # monotonic times calls freed their RTP sockets
         self.removed_accounts: list[EngineAccount] = []  # never dropped: ids are reused
         self.owner: threading.Thread | None = None
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()

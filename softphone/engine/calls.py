@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 # A caller-ID as the engine accepts it: E.164 only (a provider checks it against the numbers
 # it assigned to the trunk; anything else would be refused at the far end, or worse, ignored).
 _CALLER_ID = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# Calls that may hold media sockets at once (live, or ended < _SLOT_REUSE_S ago): 2 slots
+# each of PJSIP's 64, leaving 16 for SIP transports and connections.
+MAX_MEDIA_CALLS = 24
+_SLOT_REUSE_S = 1.0
+_INBOUND_ROOM = MAX_MEDIA_CALLS // 2  # past this, inbound calls are refused (503), paced
 _CANCEL_CAUSE = re.compile(r"^Reason:\s*SIP\s*;\s*cause\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -69,7 +74,12 @@ class EngineCall(pj.Call):  # type: ignore[misc]
         self.ended = False
         self.pj_state = 0
         self.pj_id = pj_call_id
-        self.hold_pending = False
+        # hold: `held` is what the agent asked for, `hold_sent` what our last re-INVITE
+        # asked the far end, `local_hold` what its answer confirmed (shown as ON_HOLD).
+        # One re-INVITE at a time: a change asked while one is out waits for its answer.
+        self.hold_sent = False
+        self.local_hold = False
+        self.reinvite_busy = False
         self.media: list[Any] = []  # active AudioMedia of this call
         self.recorder: RecorderPort | None = None
         self.recording_path = ""
@@ -86,6 +96,9 @@ class EngineCall(pj.Call):  # type: ignore[misc]
 
     def onCallTsxState(self, prm: Any) -> None:
         e = prm.e
+        answered = states.answered_invite_of_ours(e)
+        if answered is not None and self.reinvite_busy:
+            self.engine.on_reinvite_answered(self, answered)
         if e.type != states.EVENT_TSX_STATE or e.body.tsxState.type != states.EVENT_RX_MSG:
             return
         msg = str(e.body.tsxState.src.rdata.wholeMsg)
@@ -147,12 +160,17 @@ class CallOps(AccountOps):
                 f"caller_id must be an E.164 number like +15551234567, not {caller_id!r}",
             )
         limit = self.config.max_outbound_calls
-        outbound = [c for c in self.live_calls() if c.direction is CallDirection.OUTBOUND]
+        # a held call (e.g. waiting for an attended transfer) does not count: the consult
+        # call must be possible
+        outbound = [
+            c for c in self.live_calls() if c.direction is CallDirection.OUTBOUND and not c.held
+        ]
         if limit > 0 and len(outbound) >= limit:
             raise CommandError(
                 ErrorCode.LIMIT_REACHED,
                 f"at most {limit} outbound call(s) at a time; end {outbound[0].key} first",
             )
+        self._check_media_room()
         call = EngineCall(self, account, CallDirection.OUTBOUND, remote_uri=target)
         self.calls[call.key] = call
         prm = pj.CallOpParam(True)
@@ -164,10 +182,55 @@ class CallOps(AccountOps):
             call.makeCall(target, prm)
         except pj.Error as exc:
             call.ended = True
+            self.media_closed_at.append(time.monotonic())
             self.calls.pop(call.key, None)
             self.bury(call)
+            if "PJ_ETOOMANY" in str(exc.info()):  # PJSIP's call table is full
+                raise CommandError(
+                    ErrorCode.RESOURCES_EXHAUSTED,
+                    "too many calls at once (ended ones are still closing): try again in a second",
+                ) from None
             raise CommandError(ErrorCode.SIP_ERROR, f"cannot call {target}: {exc.info()}") from None
         return {"call_id": call.key, "uri": target}
+
+    def _check_media_room(self) -> None:
+        """Refuse a call PJSIP has no socket slots for, instead of letting it abort.
+
+        PJSIP's select ioqueue holds 64 sockets (SIP transports included) and frees a
+        closed socket's slot only ~500 ms later; every call takes two (RTP, RTCP). Running
+        out is an assertion failure (SIGABRT), so a burst of calls is refused here first.
+        """
+        busy = self._media_load()
+        if busy >= MAX_MEDIA_CALLS:
+            raise CommandError(
+                ErrorCode.RESOURCES_EXHAUSTED,
+                f"too many calls started or ended within {_SLOT_REUSE_S:g} s ({busy}); "
+                "media sockets run out: try again in a second",
+            )
+
+    def _media_load(self, exclude: EngineCall | None = None) -> int:
+        """Calls whose sockets may still take ioqueue slots: live, or ended very recently."""
+        now = time.monotonic()
+        self.media_closed_at = [t for t in self.media_closed_at if now - t < _SLOT_REUSE_S]
+        return len(self.live_calls(exclude=exclude)) + len(self.media_closed_at)
+
+    def _refuse_when_room(self, call: EngineCall, code: int) -> None:
+        """Reject an inbound call, but only once closing its sockets cannot exhaust the
+        ioqueue: PJSIP opened them before telling us about the INVITE, and a flood of
+        INVITEs rejected at once piles up closed-but-not-free slots until PJSIP aborts.
+        Until then the call keeps one of PJSIP's call slots, so further INVITEs get
+        PJSIP's own 486 without opening sockets at all."""
+        if call.ended:
+            return
+        if self._media_load(exclude=call) >= _INBOUND_ROOM:
+            self.later(0.2, lambda: self._refuse_when_room(call, code))
+            return
+        prm = pj.CallOpParam(True)
+        prm.statusCode = code
+        try:
+            call.hangup(prm)
+        except pj.Error as exc:
+            log.warning("cannot refuse %s: %s", call.key, exc.info())
 
     def answer(self, key: str, hold_others: bool) -> dict[str, Any]:
         call = self.call(key)
@@ -220,44 +283,81 @@ class CallOps(AccountOps):
 
     def hold(self, key: str) -> dict[str, Any]:
         call = self.call(key)
-        if call.state is CallState.ON_HOLD:
+        if call.held:
             return {}
-        if call.state is not CallState.IN_CALL:
+        if call.state not in (CallState.IN_CALL, CallState.ON_HOLD):
             raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not in a call")
-        if states.is_confirmed(call.pj_state) and not states.is_fully_confirmed(call.pj_state):
-            call.hold_pending = True  # answered, ACK not here yet: re-INVITE once CONFIRMED
-        else:
-            try:
-                call.setHold(pj.CallOpParam(True))
-            except pj.Error as exc:
-                raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
         call.held = True
-        call.state = CallState.ON_HOLD
-        self.release_media(call)
-        self.publish(call)
+        self.release_media(call)  # silence at once; ON_HOLD once the far end agreed
+        try:
+            self._sync_hold(call)
+        except CommandError:
+            call.held = False
+            self.on_call_media(call)
+            raise
         return {}
 
     def resume(self, key: str) -> dict[str, Any]:
         call = self.call(key)
-        if call.state is not CallState.ON_HOLD:
+        if not call.held:
             raise CommandError(ErrorCode.INVALID_STATE, f"call {key} is not on hold")
-        if call.hold_pending:
-            call.hold_pending = False
-            call.held = False
-            call.state = CallState.IN_CALL
-            self.connect_media(call)
-            self.publish(call)
-            return {}
-        prm = pj.CallOpParam(True)
-        prm.opt.flag = states.UNHOLD_FLAG
+        call.held = False
         try:
-            call.reinvite(prm)
+            self._sync_hold(call)
+        except CommandError:
+            call.held = True
+            raise
+        self.on_call_media(call)  # audio back now if the hold never reached the far end
+        return {}
+
+    def _sync_hold(self, call: EngineCall) -> None:
+        """Send the re-INVITE that brings the far end to `call.held`, unless one is out
+        already (its answer sends the next) or the ACK of our answer is not here yet
+        (CONFIRMED sends it): PJSIP refuses a second INVITE transaction (PJ_EINVALIDOP)."""
+        if call.ended or call.reinvite_busy or call.held == call.hold_sent:
+            return
+        if not states.is_fully_confirmed(call.pj_state):
+            return
+        try:
+            if call.held:
+                call.setHold(pj.CallOpParam(True))
+            else:
+                prm = pj.CallOpParam(True)
+                prm.opt.flag = states.UNHOLD_FLAG
+                call.reinvite(prm)
         except pj.Error as exc:
             raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
-        call.held = False
-        call.state = CallState.IN_CALL
-        self.publish(call)
-        return {}
+        call.hold_sent = call.held
+        call.reinvite_busy = True
+
+    def _sync_hold_soon(self, call: EngineCall, attempt: int = 0) -> None:
+        """Queued hold/resume, outside PJSIP callbacks; retried briefly if PJSIP is still
+        busy with another INVITE transaction (e.g. the far end's own re-INVITE)."""
+        try:
+            self._sync_hold(call)
+        except CommandError as exc:
+            if attempt < 20:
+                self.later(0.1, lambda: self._sync_hold_soon(call, attempt + 1))
+                return
+            log.warning("cannot %s %s: %s", "hold" if call.held else "resume", call.key, exc)
+            call.held = call.hold_sent
+            self.on_call_media(call)
+
+    def on_reinvite_answered(self, call: EngineCall, code: int) -> None:
+        call.reinvite_busy = False
+        if code >= 300:
+            log.warning(
+                "%s re-INVITE of %s answered %d",
+                "hold" if call.hold_sent else "resume",
+                call.key,
+                code,
+            )
+            failed = call.hold_sent
+            call.hold_sent = call.local_hold
+            if call.held == failed:  # nothing newer asked: give up on it, show the truth
+                call.held = call.local_hold
+                self.defer(lambda: self.on_call_media(call))
+        self.defer(lambda: self._sync_hold_soon(call))
 
     def set_muted(self, key: str, muted: bool) -> dict[str, Any]:
         call = self.call(key)
@@ -275,7 +375,8 @@ class CallOps(AccountOps):
         info = call.getInfo()
         call.remote = parse_remote(str(info.remoteUri))
         others = self.live_calls(exclude=call)
-        busy = bool(others) and not self.config.call_waiting
+        crowded = self._media_load(exclude=call) >= _INBOUND_ROOM  # an INVITE flood
+        busy = crowded or (bool(others) and not self.config.call_waiting)
         prm = pj.CallOpParam(True)
         prm.statusCode = 486 if busy else 180
         auto = account.config.auto_answer and not others
@@ -294,7 +395,7 @@ class CallOps(AccountOps):
         if busy:
             call.rejected = True
             call.local_hangup = True
-            call.hangup(prm)
+            self._refuse_when_room(call, 503 if crowded else 486)
             return
         try:
             call.answer(prm)
@@ -339,18 +440,18 @@ class CallOps(AccountOps):
         if states.is_disconnected(info.state):
             if not call.ended:
                 call.ended = True
+                self.media_closed_at.append(time.monotonic())
                 self.defer(lambda: self._finish(call))
             return
         call.pj_state = int(info.state)
         call.pj_id = int(info.id)
         if states.is_confirmed(info.state) and call.connected_at is None:
             call.connected_at = time.time()
-        if call.hold_pending and states.is_fully_confirmed(info.state):
-            call.hold_pending = False
-            self.defer(lambda: _send_hold(call))
+        if call.held != call.hold_sent and states.is_fully_confirmed(info.state):
+            self.defer(lambda: self._sync_hold_soon(call))
         if call.direction is CallDirection.OUTBOUND and not call.remote.display:
             call.remote = _merge_remote(call.remote, parse_remote(str(info.remoteUri)))
-        call.state = states.live_call_state(info.state, call.held)
+        call.state = states.live_call_state(info.state, call.local_hold)
         self._update_alerting()
         self.publish(call)
 
@@ -360,10 +461,11 @@ class CallOps(AccountOps):
         except pj.Error:
             return
         active: list[Any] = []
-        remote_hold = False
+        remote_hold = local_hold = False
         for media_info in info.media:
             if media_info.type != states.MEDIA_TYPE_AUDIO:
                 continue
+            local_hold = local_hold or media_info.status == states.MEDIA_LOCAL_HOLD
             if media_info.status == states.MEDIA_REMOTE_HOLD:
                 remote_hold = True
             if media_info.status in (states.MEDIA_ACTIVE, states.MEDIA_REMOTE_HOLD):
@@ -376,6 +478,9 @@ class CallOps(AccountOps):
                 except pj.Error:
                     pass
         call.remote_hold = remote_hold
+        call.local_hold = local_hold
+        if call.state in (CallState.IN_CALL, CallState.ON_HOLD):
+            call.state = CallState.ON_HOLD if local_hold else CallState.IN_CALL
         if not active or call.held:
             self.release_media(call)
         else:
@@ -516,14 +621,6 @@ def _present_caller_id(prm: Any, cfg: AccountConfig, caller_id: str) -> None:
 
 def _merge_remote(old: RemoteParty, new: RemoteParty) -> RemoteParty:
     return RemoteParty(uri=old.uri or new.uri, display=new.display, user=old.user or new.user)
-
-
-def _send_hold(call: EngineCall) -> None:
-    if not call.ended and call.held:
-        try:
-            call.setHold(pj.CallOpParam(True))
-        except pj.Error as exc:
-            log.warning("deferred hold of %s failed: %s", call.key, exc.info())
 
 
 def _has_crypto(sip_message: str) -> bool:

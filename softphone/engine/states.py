@@ -74,6 +74,29 @@ def is_fully_confirmed(pj_state: int) -> bool:
     return bool(pj_state == pj.PJSIP_INV_STATE_CONFIRMED)
 
 
+def answered_invite_of_ours(event: Any) -> int | None:
+    """Status code when a tsx-state event is the final answer to an INVITE we sent.
+
+    A hold/resume re-INVITE is finished (and the next one may go out) at that point:
+    a non-2xx answer moves the transaction to COMPLETED, a 2xx or a timeout straight to
+    TERMINATED; the later COMPLETED -> TERMINATED step is not a second answer.
+    """
+    if event.type != pj.PJSIP_EVENT_TSX_STATE:
+        return None
+    tsx = event.body.tsxState.tsx
+    if tsx.role != pj.PJSIP_ROLE_UAC or str(tsx.method) != "INVITE":
+        return None
+    code = int(tsx.statusCode)
+    if code < 200 or code in (401, 407):  # auth challenges are retried by PJSIP itself
+        return None
+    if tsx.state == pj.PJSIP_TSX_STATE_COMPLETED:
+        return code
+    prev = int(event.body.tsxState.prevState)
+    if tsx.state == pj.PJSIP_TSX_STATE_TERMINATED and prev != pj.PJSIP_TSX_STATE_COMPLETED:
+        return code
+    return None
+
+
 def live_call_state(pj_state: int, held: bool) -> CallState:
     """State of a call that has not ended yet."""
     if pj_state in (pj.PJSIP_INV_STATE_CALLING, pj.PJSIP_INV_STATE_NULL):
