@@ -38,7 +38,7 @@ fi
 
 py=""
 for cand in python3.12 python3.11 python3; do
-    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 12)))'; then
+    if command -v "$cand" >/dev/null && "$cand" 2>/dev/null -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 12)))'; then
         py="$cand"; break
     fi
 done

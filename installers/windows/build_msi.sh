@@ -14,7 +14,7 @@ if [ -z "$stage" ]; then
     cp -a dist/lodgephone "$stage"
     mv "$stage/lodgephone" "$stage/lodgephone.exe"
 fi
-mkdir -p build/msi
+mkdir -p build/msi dist
 stage=$(realpath --relative-to=. "$stage")  # wixl takes SourceFile paths relative only
 (cd "$stage" && find . -type f | sed 's|^\./||' | sort) \
     | wixl-heat --prefix "" --directory-ref INSTALLDIR --component-group BundleFiles \
@@ -22,4 +22,5 @@ stage=$(realpath --relative-to=. "$stage")  # wixl takes SourceFile paths relati
 out="dist/lodgephone-${version}.msi"
 wixl --arch x64 -D Win64=yes -D Version="$version" -D StageDir="$stage" \
     -o "$out" installers/windows/lodgephone.wxs build/msi/bundle.wxs
+[ -s "$out" ] || { echo "build_msi: wixl wrote no $out" >&2; exit 1; }
 echo "$out"
