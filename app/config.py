@@ -165,6 +165,8 @@ def load_policy(path: Path | None = None) -> Policy:
     (a typo by IT must not lock an agent out of their phone)."""
     if sys.platform == "win32" and path is None and not os.environ.get("LODGEPHONE_POLICY"):
         return _windows_policy()  # pragma: no cover - Windows only
+    if sys.platform == "darwin" and path is None and not os.environ.get("LODGEPHONE_POLICY"):
+        return macos_policy(MACOS_MANAGED_PLIST)  # pragma: no cover - macOS only
     path = path or policy_path()
     try:
         raw = path.read_bytes()
@@ -204,6 +206,29 @@ def _policy_from_doc(doc: Mapping[str, Any], source: str) -> Policy:
                 problems.append(f"ignored {key}: {exc}")
                 del target[key]
     return Policy(source=source, locked=locked, defaults=defaults, problems=tuple(problems))
+
+
+MACOS_MANAGED_PLIST = Path("/Library/Managed Preferences/com.lodgestory.phone.plist")
+
+
+def macos_policy(path: Path) -> Policy:
+    """Managed preferences pushed by an MDM configuration profile: the same tables as the
+    TOML (``crm`` with ``url``, ``updates``, ``locked``, ``defaults``) as plist dictionaries."""
+    import plistlib
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Policy()
+    except OSError as exc:
+        return Policy(source=str(path), problems=(f"cannot read policy: {exc}",))
+    try:
+        doc = plistlib.loads(raw)
+    except (plistlib.InvalidFileException, ValueError) as exc:
+        return Policy(source=str(path), problems=(f"policy is not a valid plist: {exc}",))
+    if not isinstance(doc, dict):
+        return Policy(source=str(path), problems=("policy plist must be a dictionary",))
+    return _policy_from_doc(doc, str(path))
 
 
 def _windows_policy() -> Policy:  # pragma: no cover - Windows only
