@@ -58,6 +58,7 @@ def test_msi_registers_url_protocols_and_takes_policy_properties(tmp_path: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # builds the bundle (PyInstaller) and installs a package
 @pytest.mark.skipif(os.geteuid() != 0, reason="installs a package: needs root")
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="not a Debian system")
 def test_deb_installs_handles_tel_links_and_removes_cleanly() -> None:
