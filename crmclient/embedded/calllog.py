@@ -22,33 +22,8 @@ from crmclient.models import (
     CallStatus,
     HangupCause,
     User,
-    format_time,
 )
 
-# Same columns, same order as the reference server's export, so files are interchangeable.
-CSV_COLUMNS: Final = (
-    "id",
-    "started_at",
-    "direction",
-    "status",
-    "mode",
-    "agent_id",
-    "agent_name",
-    "remote_number",
-    "local_number",
-    "guest_name",
-    "contact_id",
-    "chat_id",
-    "answered_at",
-    "ended_at",
-    "duration_s",
-    "answered_by",
-    "hangup_cause",
-    "outcome",
-    "notes",
-    "has_recording",
-)
-_FREE_TEXT: Final = frozenset({"guest_name", "agent_name", "outcome", "notes"})
 _PHONE_CHARS: Final = frozenset("0123456789+-() ./")
 
 
@@ -147,20 +122,6 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         return int(started), int(rowid)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise errors.ValidationError("invalid_cursor", "cursor: not one this CRM gave") from None
-
-
-def csv_cell(column: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return format_time(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value.value if hasattr(value, "value") else value)
-    # Spreadsheets run cells starting with these as formulas.
-    if column in _FREE_TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
 
 
 def _time(value: str | None) -> datetime | None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from crmclient import errors
+from crmclient import csvexport, errors
 from crmclient.backend import CrmBackend, SessionListener, StatusListener, Unsubscribe
 from crmclient.embedded import calllog
 from crmclient.embedded.events import EventLog, EventSubscriptionImpl
@@ -657,16 +657,16 @@ class EmbeddedCrm:
         try:
             with open(tmp, "w", newline="", encoding="utf-8") as out:
                 writer = csv.writer(out, lineterminator="\r\n")
-                writer.writerow(calllog.CSV_COLUMNS)
+                writer.writerow(csvexport.CSV_COLUMNS)
                 cursor: str | None = None
                 while True:
                     rows, cursor = self._page(where, args, cursor, 500)
                     for data in rows:
                         call = calllog.record_from_row(data)
-                        values = {c: getattr(call, c, None) for c in calllog.CSV_COLUMNS}
+                        values = {c: getattr(call, c, None) for c in csvexport.CSV_COLUMNS}
                         values["agent_name"] = names.get(call.agent_id)
                         writer.writerow(
-                            [calllog.csv_cell(c, values[c]) for c in calllog.CSV_COLUMNS]
+                            [csvexport.csv_cell(c, values[c]) for c in csvexport.CSV_COLUMNS]
                         )
                         count += 1
                     if cursor is None:

@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
+from crmclient.csvexport import CSV_COLUMNS, csv_cell
 from crmclient.models import (
     CALL_PAGE_SIZE,
     TERMINAL_STATUSES,
@@ -380,45 +381,6 @@ async def list_calls(request: Request) -> Response:
     )
 
 
-CSV_COLUMNS = (
-    "id",
-    "started_at",
-    "direction",
-    "status",
-    "mode",
-    "agent_id",
-    "agent_name",
-    "remote_number",
-    "local_number",
-    "guest_name",
-    "contact_id",
-    "chat_id",
-    "answered_at",
-    "ended_at",
-    "duration_s",
-    "answered_by",
-    "hangup_cause",
-    "outcome",
-    "notes",
-    "has_recording",
-)
-_FREE_TEXT = frozenset({"guest_name", "agent_name", "outcome", "notes"})
-
-
-def _csv_cell(column: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return format_time(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value.value if hasattr(value, "value") else value)
-    # Spreadsheets run cells starting with these as formulas; numbers stay machine-readable.
-    if column in _FREE_TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
 async def export_csv(request: Request) -> Response:
     state = state_of(request)
     user = me(request)
@@ -436,7 +398,7 @@ async def export_csv(request: Request) -> Response:
             for call in calls:
                 data = {**{c: getattr(call, c, None) for c in CSV_COLUMNS}}
                 data["agent_name"] = names.get(call.agent_id)
-                writer.writerow([_csv_cell(c, data[c]) for c in CSV_COLUMNS])
+                writer.writerow([csv_cell(c, data[c]) for c in CSV_COLUMNS])
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()

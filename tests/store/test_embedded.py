@@ -17,6 +17,7 @@ import pytest
 
 from crmclient import errors
 from crmclient.backend import CrmBackend
+from crmclient.csvexport import CSV_COLUMNS as SERVER_CSV_COLUMNS
 from crmclient.embedded import EmbeddedCrm
 from crmclient.http import HttpCrm
 from crmclient.models import (
@@ -42,7 +43,6 @@ from crmclient.models import (
     User,
 )
 from crmclient.server import ServerConfig, start_server
-from crmclient.server.routes_calls import CSV_COLUMNS as SERVER_CSV_COLUMNS
 from tests.store.crm_proc import EMAIL, PASSWORD
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
