@@ -25,4 +25,5 @@ run bench/crm_ws_latency.py
 run bench/app_launch.py --runs 5
 run bench/app_calllog.py
 run bench/app_idle.py
+[ -x dist/lodgephone/lodgephone ] && run bench/installer_launch.py
 echo "JSON lines: $out"
