@@ -33,11 +33,14 @@ __all__ = [
     "CalleeInfo",
     "DialNumber",
     "callee_info",
+    "check_region",
     "choose_caller_id",
     "dial_string",
     "normalize",
     "parse",
     "pick_caller_id",
+    "possibility_reason",
+    "retry_with_plus",
 ]
 
 #: Business hours at the callee, as (start inclusive, end exclusive) local time.
@@ -109,7 +112,7 @@ def _parse_reason(exc: pn.NumberParseException) -> str:
     return reasons.get(exc.error_type, "not a phone number")
 
 
-def _possibility_reason(number: pn.PhoneNumber) -> str | None:
+def possibility_reason(number: pn.PhoneNumber) -> str | None:
     result = pn.is_possible_number_with_reason(number)
     if result in (pn.ValidationResult.IS_POSSIBLE, pn.ValidationResult.IS_POSSIBLE_LOCAL_ONLY):
         if result == pn.ValidationResult.IS_POSSIBLE_LOCAL_ONLY:
@@ -124,7 +127,7 @@ def _possibility_reason(number: pn.PhoneNumber) -> str | None:
     return reasons.get(result, "not a possible phone number")
 
 
-def _check_region(default_region: str) -> str:
+def check_region(default_region: str) -> str:
     region = default_region.upper()
     if region not in pn.SUPPORTED_REGIONS:
         raise ValueError(f"unknown default region {default_region!r}")
@@ -154,7 +157,7 @@ def parse(raw: str, default_region: str) -> DialNumber:
     ``default_region`` is the account's region ("US", "IN"): numbers without a country
     code are read as that country's national numbers.
     """
-    region = _check_region(default_region)
+    region = check_region(default_region)
     if not raw or not raw.strip():
         raise NumberError(raw, "empty")
     if len(raw) > _MAX_INPUT:
@@ -168,19 +171,19 @@ def parse(raw: str, default_region: str) -> DialNumber:
     try:
         number = pn.parse(text, region, keep_raw_input=False)
     except pn.NumberParseException as exc:
-        number = _retry_with_plus(text, region)
+        number = retry_with_plus(text, region)
         if number is None:
             raise NumberError(raw, _parse_reason(exc)) from None
-    reason = _possibility_reason(number)
+    reason = possibility_reason(number)
     if reason is not None:
-        retried = _retry_with_plus(text, region)
+        retried = retry_with_plus(text, region)
         if retried is None:
             raise NumberError(raw, reason)
         number = retried
     return _to_dial_number(number)
 
 
-def _retry_with_plus(text: str, region: str) -> pn.PhoneNumber | None:
+def retry_with_plus(text: str, region: str) -> pn.PhoneNumber | None:
     """Read a leading "00" as "+" where the region's own international prefix differs."""
     digits_start = re.sub(r"^[\s().\-/]+", "", text)
     if not digits_start.startswith("00"):
@@ -189,7 +192,7 @@ def _retry_with_plus(text: str, region: str) -> pn.PhoneNumber | None:
         number = pn.parse("+" + digits_start[2:], region)
     except pn.NumberParseException:
         return None
-    return number if _possibility_reason(number) is None else None
+    return number if possibility_reason(number) is None else None
 
 
 def normalize(raw: str, default_region: str) -> str:
@@ -199,7 +202,7 @@ def normalize(raw: str, default_region: str) -> str:
 
 def dial_string(raw: str, default_region: str) -> str:
     """What to put in the SIP request URI: E.164, or an emergency number as dialled."""
-    region = _check_region(default_region)
+    region = check_region(default_region)
     text = _strip_uri(raw) if raw else raw
     if text and pn.is_emergency_number(text, region):
         return re.sub(r"\D", "", text)

@@ -1,11 +1,9 @@
 """Phone-number handling for the app, on libphonenumber's core only.
 
-Why not ``crmclient.numbers``: it imports ``phonenumbers.geocoder`` at module load, whose
-place-name tables cost 135 MB of RSS and about a second of start-up: most of the app's
-idle memory. The app needs parsing, E.164, emergency numbers, caller-ID choice, country
-and local time, and all of that is in the core library (2 MB). The one thing left out is
-the place name below country level ("New York, NY"). The rules are the same as
-``crmclient.numbers`` (same fallbacks, same refusals), so the CRM and the app agree.
+The parsing rules (region check, refusal reasons, "00" read as "+") come from
+``crmclient.numbers`` so the CRM and the app agree; this module adds the app's view of a
+number (``Parsed``), country names from Qt's locale, and local time from the core
+timezone tables, never loading the 135 MB place-name tables (``callee_info`` does).
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ from phonenumbers import timezone as pn_timezone
 
 from crmclient.errors import NumberError
 from crmclient.models import CallerId
+from crmclient.numbers import check_region, possibility_reason, retry_with_plus
 
 BUSINESS_HOURS = (time(9, 0), time(18, 0))
 
@@ -38,39 +37,8 @@ class Parsed:
     international: str
 
 
-def _region(default_region: str) -> str:
-    region = default_region.upper()
-    if region not in pn.SUPPORTED_REGIONS:
-        raise ValueError(f"unknown default region {default_region!r}")
-    return region
-
-
-def _possible(number: pn.PhoneNumber) -> str | None:
-    result = pn.is_possible_number_with_reason(number)
-    if result == pn.ValidationResult.IS_POSSIBLE:
-        return None
-    return {
-        pn.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "a local number: add the area code",
-        pn.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-        pn.ValidationResult.TOO_SHORT: "too short",
-        pn.ValidationResult.TOO_LONG: "too long",
-        pn.ValidationResult.INVALID_LENGTH: "wrong number of digits",
-    }.get(result, "not a possible phone number")
-
-
-def _with_plus(text: str, region: str) -> pn.PhoneNumber | None:
-    stripped = re.sub(r"^[\s().\-/]+", "", text)
-    if not stripped.startswith("00"):
-        return None
-    try:
-        number = pn.parse("+" + stripped[2:], region)
-    except pn.NumberParseException:
-        return None
-    return number if _possible(number) is None else None
-
-
 def parse(raw: str, default_region: str) -> Parsed:
-    region = _region(default_region)
+    region = check_region(default_region)
     text = raw.strip()
     if text.lower().startswith("tel:"):
         text = "tel:" + text[4:].lstrip("/")
@@ -83,13 +51,13 @@ def parse(raw: str, default_region: str) -> Parsed:
     try:
         number = pn.parse(text, region)
     except pn.NumberParseException:
-        retried = _with_plus(text, region)
+        retried = retry_with_plus(text, region)
         if retried is None:
             raise NumberError(raw, "not a phone number") from None
         number = retried
-    reason = _possible(number)
+    reason = possibility_reason(number)
     if reason is not None:
-        retried = _with_plus(text, region)
+        retried = retry_with_plus(text, region)
         if retried is None:
             raise NumberError(raw, reason)
         number = retried
@@ -111,7 +79,7 @@ def normalize(raw: str, default_region: str) -> str:
 
 
 def dial_string(raw: str, default_region: str) -> str:
-    region = _region(default_region)
+    region = check_region(default_region)
     if raw and pn.is_emergency_number(raw.strip(), region):
         return re.sub(r"\D", "", raw)
     return normalize(raw, region)
