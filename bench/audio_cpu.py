@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audio_latency import read_until  # noqa: E402  (bench/ is sys.path[0])
+from audio_latency import start_call_pair  # noqa: E402  (bench/ is sys.path[0])
 
 from tests.rig.ports import free_port  # noqa: E402
 from tests.rig.pulse import PulseRig  # noqa: E402
@@ -77,30 +77,7 @@ def main() -> int:
     with PulseRig(work, sinks=("a_mic", "a_spk", "b_mic", "b_spk")) as rig:
         env = rig.env_for_clients()
         port = free_port()
-        b = subprocess.Popen(
-            [*peer, "--port", str(port), "--input", "b_mic.monitor", "--output", "b_spk"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        read_until(b, "READY")
-        a = subprocess.Popen(
-            [
-                *peer,
-                "--input",
-                "a_mic.monitor",
-                "--output",
-                "a_spk",
-                "--call",
-                f"sip:b@127.0.0.1:{port}",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        read_until(a, "CONFIRMED")
+        a, b = start_call_pair(peer, port, env)
         total = args.seconds + 6
         t = np.arange(int(total * RATE)) / RATE
         # The probe is apparatus, not the system under test: give it slack (200 ms buffers)

@@ -141,11 +141,11 @@ def read_until(proc: subprocess.Popen[str], word: str) -> str:
     raise RuntimeError(f"peer exited before {word}: {''.join(seen[-10:])}")
 
 
-def run_ours(rig: PulseRig, bursts: int, jb_ms: int) -> dict[str, Any]:
-    peer = [sys.executable, str(ROOT / "bench" / "audio_peer.py"), "--jb-ms", str(jb_ms)]
-    peer += ["--period-ms", str(PERIOD_MS)]
-    port = free_port()
-    env = rig.env_for_clients()
+def start_call_pair(
+    peer: list[str], port: int, env: dict[str, str]
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
+    """Peer b listens on ``port`` (mic a_mic/b_mic monitors, speakers a_spk/b_spk); peer a
+    calls it; returns (a, b) once the call is confirmed."""
     b = subprocess.Popen(
         [*peer, "--port", str(port), "--input", "b_mic.monitor", "--output", "b_spk"],
         stdin=subprocess.PIPE,
@@ -170,6 +170,15 @@ def run_ours(rig: PulseRig, bursts: int, jb_ms: int) -> dict[str, Any]:
         env=env,
     )
     read_until(a, "CONFIRMED")
+    return a, b
+
+
+def run_ours(rig: PulseRig, bursts: int, jb_ms: int) -> dict[str, Any]:
+    peer = [sys.executable, str(ROOT / "bench" / "audio_peer.py"), "--jb-ms", str(jb_ms)]
+    peer += ["--period-ms", str(PERIOD_MS)]
+    port = free_port()
+    env = rig.env_for_clients()
+    a, b = start_call_pair(peer, port, env)
     threading.Event().wait(3.0)  # let devices open and PulseAudio lower the sink latency
     result = probe(rig, bursts)
     stats = {}
