@@ -1,0 +1,212 @@
+"""The running app inside a benchmark's own process, with stopwatches on the wire and on screen.
+
+The popup and dial benches need both ends of a user-visible moment: a SIP packet on the
+loopback wire and a frame of a real app window (or a real click on one). So the benchmark
+process builds the same ``Application`` that ``python -m app`` builds (real engine process,
+embedded CRM, demo line as the far end, offscreen or Xvfb Qt) and runs its Qt loop on the
+main thread, while the scenario runs on a driver thread that only touches widgets through
+``RunningApp.on_main``.
+
+Clocks: the wire times come from ``app_sniff.py`` (kernel packet timestamps, wall clock);
+frames and clicks are stamped with ``time.time_ns()`` on the Qt thread. Same clock, so the
+difference is the latency a user would feel. Needs root (or CAP_NET_RAW) for the sniffer:
+run it the way the other SIP benches run, inside ``unshare -n`` as root.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+T = TypeVar("T")
+
+
+def app_environment(tmp: Path) -> None:
+    """Point the app at fresh folders (no real config, CRM or policy) before it is imported."""
+    os.environ.update(
+        {
+            "LODGEPHONE_RUNTIME_DIR": str(tmp / "run"),
+            "LODGEPHONE_CONFIG_DIR": str(tmp / "config"),
+            "LODGEPHONE_DATA_DIR": str(tmp / "data"),
+            "LODGEPHONE_LOG_DIR": str(tmp / "log"),
+            "LODGEPHONE_POLICY": str(tmp / "none.toml"),
+            "LODGEPHONE_AUDIO": "null",
+        }
+    )
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def summary(values_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(values_ms)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return {
+        "median_ms": round(statistics.median(ordered), 2),
+        "p90_ms": round(p90, 2),
+        "min_ms": round(ordered[0], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+class Sniffer:
+    """``app_sniff.py`` as a child process; its packets arrive on a queue."""
+
+    def __init__(self, methods: Iterable[str] = ("INVITE",)) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "app_sniff.py"), "--methods", ",".join(methods)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        first = self.proc.stdout.readline()
+        if not first.strip():
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise SystemExit(
+                "the packet sniffer did not start (it needs root or CAP_NET_RAW; run as "
+                "`unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/...'`):\n"
+                + err[-2000:]
+            )
+        self.packets: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, name="sniffer", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.packets.put(json.loads(line))
+
+    def next(
+        self, *, method: str = "INVITE", dport: int | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """The next packet of ``method`` (to ``dport``); older unmatched packets are dropped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {method} to port {dport} seen on the wire")
+            try:
+                packet = self.packets.get(timeout=left)
+            except queue.Empty:
+                continue
+            if packet["method"] == method and (dport is None or packet["dport"] == dport):
+                return packet
+
+    def drain(self) -> None:
+        while True:
+            try:
+                self.packets.get_nowait()
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``cond`` (between measurements only) until true or fail with ``what``."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        pause.wait(0.02)
+
+
+class RunningApp:
+    """``app.application.Application`` run on this process's main thread.
+
+    The demo guest is kept from ringing by itself: the benches ring with it when they want.
+    """
+
+    def __init__(self, *, minimized: bool = False) -> None:
+        from app import ipc
+        from app.application import Application
+        from app.cli import parse_args
+        from app.demo import line
+
+        def no_ring(self: Any, agent_uri: str, delay_s: float = 0.0) -> None:
+            return None
+
+        line.DemoLine.ring_agent_later = no_ring  # type: ignore[method-assign]
+        self.lock = ipc.InstanceLock()
+        if not self.lock.acquire():
+            raise SystemExit("another app instance holds the lock in this runtime folder")
+        argv = ["--minimized"] if minimized else []
+        self.app = Application(parse_args(argv), self.lock, "lodgephone")
+
+    def on_main(self, fn: Callable[[], T], timeout: float = 10.0) -> T:
+        """Run ``fn`` on the Qt thread and return its result (from the driver thread)."""
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def work() -> None:
+            try:
+                done.set_result(fn())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        self.app.main.call(work)
+        return done.result(timeout)
+
+    def run(self, scenario: Callable[[RunningApp], T]) -> T:
+        """Start the app, run ``scenario(self)`` on a driver thread, quit, return its result."""
+        outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def drive() -> None:
+            try:
+                outcome.set_result(scenario(self))
+            except BaseException as exc:
+                outcome.set_exception(exc)
+            finally:
+                self.app.main.call(self.app.quit)
+
+        self.app.start()
+        threading.Thread(target=drive, name="bench-driver", daemon=True).start()
+        self.app.qapp.exec()
+        self.app.shutdown()
+        return outcome.result(0)
+
+    def wait_ready(self, timeout: float = 60.0) -> int:
+        """Until the demo line is up and the agent's line registered; the agent's SIP port."""
+        from app.session.model import LineState
+
+        app = self.app
+
+        def ready() -> bool:
+            def check() -> bool:
+                s = app.session
+                if s is None or app.demo_line is None or not s.accounts_added:
+                    return False
+                lines = app.qt_session.lines()
+                return bool(lines) and all(x.state is LineState.REGISTERED for x in lines)
+
+            return self.on_main(check)
+
+        wait_until(ready, timeout, "the app's line to be registered")
+        added = next(iter(app.session.accounts_added.values()))
+        return int(added.local_port)
+
+
+def exit_now(code: int = 0) -> None:
+    """Leave like the app does: no interpreter teardown of Qt objects (it has crashed)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
