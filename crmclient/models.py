@@ -50,6 +50,7 @@ __all__ = [
     "CallUpdate",
     "CallUpdated",
     "CallerId",
+    "CallerIdHeader",
     "CallingAccount",
     "CardCreate",
     "CardKind",
@@ -199,6 +200,19 @@ class SrtpMode(enum.StrEnum):
     OFF = "off"
     OPTIONAL = "optional"
     MANDATORY = "mandatory"
+
+
+class CallerIdHeader(enum.StrEnum):
+    """Where a provider reads the caller-ID the agent presents on an outbound call.
+
+    Every call that presents one carries it in ``P-Preferred-Identity``; ``from`` also makes
+    it the From user (SIP trunks that take the calling number from there). Left at
+    ``p_preferred_identity``, the From user stays the account's username, because PBXs
+    identify the extension by it.
+    """
+
+    P_PREFERRED_IDENTITY = "p_preferred_identity"
+    FROM = "from"
 
 
 class Channel(enum.StrEnum):
@@ -569,6 +583,7 @@ class SipSettings(_Model):
     srtp: SrtpMode = SrtpMode.OFF
     register: bool = True
     registration_expires_s: int = 300
+    caller_id_header: CallerIdHeader = CallerIdHeader.P_PREFERRED_IDENTITY
 
     def __post_init__(self) -> None:
         _check_nonempty("SIP domain", self.domain)

@@ -22,6 +22,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -33,7 +34,7 @@ from typing import Any, Protocol
 
 from app.config import Settings
 from app.links import LinkError
-from app.session import mapping, outbound
+from app.session import mapping, outbound, ringing
 from app.session import phone as numbers
 from app.session.errors import user_error
 from app.session.model import (
@@ -80,6 +81,7 @@ from softphone.config import AccountConfig
 from softphone.errors import EngineError, EngineUnavailable
 from softphone.types import (
     CallState,
+    EndReason,
     RegistrationState,
     RejectKind,
     SrtpMode,
@@ -89,6 +91,10 @@ from softphone.types import (
 log = logging.getLogger(__name__)
 
 MATCH_TIMEOUT_S = 2.0
+#: How long an inbound call waits for the CRM's ``call.ringing`` before the session creates
+#: the record itself (a CRM that routes calls announces them; its websocket and the INVITE
+#: race). Only with a remote CRM whose event stream is connected.
+RINGING_GRACE_S = 1.5
 _PRESENCE_TO_CRM = {
     Presence.AVAILABLE: crm.PresenceStatus.AVAILABLE,
     Presence.BUSY: crm.PresenceStatus.BUSY,
@@ -122,6 +128,12 @@ class _Call:
 
     view: CallView
     crm_id: str | None  # None: the counterparty is not a number the CRM can log
+    #: Inbound, waiting for the CRM's own record (``RINGING_GRACE_S``): the create to journal
+    #: if none comes, and the writes made meanwhile (they take the record id in the end).
+    pending_create: crm.CallCreate | None = None
+    held: list[Callable[[str], object]] = field(default_factory=list)
+    crm_owned: bool = False  # the record is the CRM's (it routed the call), not ours
+    elsewhere: bool = False  # the CRM said another agent answered it
     answered: bool = False
     card_posted: bool = False
     dtmf_after: str = ""
@@ -146,7 +158,11 @@ class AgentSession:
         *,
         crm_label: str = "embedded",
         clock: Callable[[], float] = time.time,
+        crm_rings_calls: bool | None = None,
+        ringing_grace_s: float = RINGING_GRACE_S,
     ) -> None:
+        """``crm_rings_calls``: the CRM may create inbound call records itself and announce
+        them (``call.ringing``); default: any CRM but the embedded one."""
         self.engine = engine
         self.crm = backend
         self.outbox = outbox
@@ -172,6 +188,10 @@ class AgentSession:
         self._cmd = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="engine-cmd")
         self._writes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="crm-writes")
         self._closed = False
+        rings = crm_label != "embedded" if crm_rings_calls is None else crm_rings_calls
+        self._grace_s = ringing_grace_s if rings else 0.0
+        self._announced = ringing.AnnouncedCalls()
+        self._stream_connected = False
         self.ready = threading.Event()  # provisioning applied (or found empty)
         #: Where each engine account listens (the bound port for accounts on port 0).
         self.accounts_added: dict[str, ev.AccountAdded] = {}
@@ -214,6 +234,10 @@ class AgentSession:
     def close(self) -> None:
         if self._closed:
             return
+        with self._lock:  # quitting while a call waits for the CRM's record: log our own
+            for call in (*self._calls.values(), *self._ended.values()):
+                if call.pending_create is not None:
+                    self._settle(call, call.pending_create.id, call.pending_create)
         self._closed = True
         for unsub in self._unsubs:
             unsub()
@@ -359,9 +383,9 @@ class AgentSession:
             case ev.RecordingStopped():
                 self._update_view(event.call_id, recording=False)
                 call = self._calls.get(event.call_id) or self._ended.get(event.call_id)
-                if call is not None and call.crm_id is not None:
-                    crm_id, path = call.crm_id, event.path
-                    self._write(lambda: self.outbox.upload_recording(crm_id, path))
+                if call is not None:
+                    path = event.path
+                    self._journal(call, lambda crm_id: self.outbox.upload_recording(crm_id, path))
             case ev.EngineDied():
                 with self._lock:
                     lines = [
@@ -445,7 +469,17 @@ class AgentSession:
         shown = number or event.remote_user or event.remote_uri
         cached = self._matches.get(number or "")
         contact = cached[0] if cached else None
-        crm_id = uuid.uuid4().hex if number else None
+        # The CRM may have created this call already (it routed it): log onto its record.
+        announced = self._announced.claim(number, self._clock()) if number else None
+        if announced is not None:
+            crm_id: str | None = announced.call.id
+            if contact is None:
+                contact = ringing.contact_of(announced)
+                if contact is not None and number is not None:
+                    self._matches[number] = (contact, self._clock())
+                    cached = self._matches[number]
+        else:
+            crm_id = uuid.uuid4().hex if number else None
         view = CallView(
             call_id=event.call_id,
             direction=CallDirection.INBOUND,
@@ -460,14 +494,9 @@ class AgentSession:
             crm_call_id=crm_id,
             started_at=event.at or self._clock(),
         )
-        call = _Call(view, crm_id)
-        with self._lock:
-            self._calls[event.call_id] = call
-            dnd = self._presence is Presence.DO_NOT_DISTURB and not event.auto_answer
-        self._emit(IncomingCall(view, waiting=event.waiting, auto_answer=event.auto_answer))
-        if dnd:
-            self._command(lambda: self.engine.reject(event.call_id, RejectKind.BUSY))
-        if crm_id is not None and number is not None:
+        call = _Call(view, crm_id, crm_owned=announced is not None)
+        create: crm.CallCreate | None = None
+        if announced is None and crm_id is not None and number is not None:
             create = crm.CallCreate(
                 id=crm_id,
                 direction=crm.CallDirection.INBOUND,
@@ -479,10 +508,89 @@ class AgentSession:
                 chat_id=contact.chat_id if contact else None,
                 guest_name=contact.name if contact and contact.confirmed else None,
             )
-            self._write(lambda: self.outbox.create_call(create))
+        wait_for_crm = create is not None and self._grace_s > 0 and self._stream_connected
+        with self._lock:
+            self._calls[event.call_id] = call
+            dnd = self._presence is Presence.DO_NOT_DISTURB and not event.auto_answer
+            if wait_for_crm:
+                call.pending_create = create
+        self._emit(IncomingCall(view, waiting=event.waiting, auto_answer=event.auto_answer))
+        if dnd:
+            self._command(lambda: self.engine.reject(event.call_id, RejectKind.BUSY))
+        if wait_for_crm:
+            timer = threading.Timer(self._grace_s, self._create_own_record, (call,))
+            timer.daemon = True
+            timer.start()
+        elif create is not None:
+            new = create
+            self._write(lambda: self.outbox.create_call(new))
+        if crm_id is not None and number is not None:
             self._emit(CallLogChanged(crm_id, event.call_id))
             if cached is None:
                 self._match(event.call_id, number)
+
+    def _journal(self, call: _Call, write: Callable[[str], object]) -> None:
+        """Journal a write of ``call``'s record, or hold it while the record is not settled
+        (waiting for the CRM's own record); nothing for calls the CRM cannot log."""
+        with self._lock:
+            if call.pending_create is not None:
+                call.held.append(write)
+                return
+            crm_id = call.crm_id
+        if crm_id is not None:
+            self._write(lambda: write(crm_id))
+
+    def _settle(self, call: _Call, crm_id: str, create: crm.CallCreate | None) -> None:
+        """The record is known now: ours (journal the create) or the CRM's. Lock held, so
+        no write of this call can slip in before the create."""
+        call.pending_create = None
+        call.crm_id = crm_id
+        held, call.held = call.held, []
+        if create is not None:
+            self._write(lambda: self.outbox.create_call(create))
+        for write in held:
+            self._write(functools.partial(write, crm_id))
+
+    def _create_own_record(self, call: _Call) -> None:
+        """No CRM record came within the grace period: this call is ours to log."""
+        with self._lock:
+            create = call.pending_create
+            if create is None:
+                return  # the CRM's record came first
+            self._settle(call, create.id, create)
+
+    def _on_crm_ringing(self, announced: crm.CallRinging) -> None:
+        """The CRM rang this agent: pair it with an INVITE waiting for it, or keep it for
+        the INVITE still to come."""
+        now = self._clock()
+        with self._lock:
+            waiting = [
+                c
+                for c in (*self._calls.values(), *self._ended.values())
+                if c.pending_create is not None
+                and ringing.matches(announced.call, c.pending_create.remote_number)
+            ]
+            call = waiting[0] if waiting else None
+            if call is None:
+                self._announced.add(announced, now)
+                return
+            self._announced.mark_claimed(announced.call.id, now)
+            self._settle(call, announced.call.id, None)
+            call.crm_owned = True
+            contact = call.view.contact or ringing.contact_of(announced)
+            matched = call.view.contact is None and contact is not None
+            call.view = dataclasses.replace(
+                call.view,
+                crm_call_id=announced.call.id,
+                contact=contact,
+                chat_id=call.view.chat_id or (contact.chat_id if contact else None),
+            )
+            view = call.view
+        log.info("call %s is the CRM's call %s", view.call_id, announced.call.id)
+        if matched:
+            self._emit(CallerMatched(view.call_id, contact))
+        self._emit(view)
+        self._emit(CallLogChanged(announced.call.id, view.call_id))
 
     def _match(self, call_id: str, number: str) -> None:
         fut = self.runner.submit(self._lookup(number))
@@ -504,10 +612,9 @@ class AgentSession:
                 view = call.view
             self._emit(CallerMatched(call_id, match))
             self._emit(view)
-            if match is not None and call.crm_id is not None:
+            if match is not None:
                 update = crm.CallUpdate(contact_id=match.contact_id, chat_id=match.chat_id)
-                crm_id = call.crm_id
-                self._write(lambda: self.outbox.update_call(crm_id, update))
+                self._journal(call, lambda crm_id: self.outbox.update_call(crm_id, update))
 
         fut.add_done_callback(done)
 
@@ -571,9 +678,10 @@ class AgentSession:
             end: CallEnd | None = None
             update: crm.CallUpdate | None = None
             if final:
-                end, status, cause = mapping.end_of_call(
-                    event.end_reason, call.answered, was.direction
-                )
+                reason = event.end_reason
+                if call.elsewhere and not call.answered:
+                    reason = EndReason.ANSWERED_ELSEWHERE  # we hung up because the CRM said so
+                end, status, cause = mapping.end_of_call(reason, call.answered, was.direction)
                 view = dataclasses.replace(
                     view, ended_at=now, end=end, end_reason=_reason_text(event)
                 )
@@ -587,6 +695,11 @@ class AgentSession:
                     answered_at=answered_at,
                 )
                 call.final_status = status
+                caller_gave_up = end is CallEnd.MISSED and event.code != 480  # 480: we gave up
+                if call.crm_owned and not call.answered and not caller_gave_up:
+                    # The CRM's record may ring other agents too: declining it, or giving up
+                    # ringing here, is not the call's outcome. The caller hanging up is.
+                    update = None
                 self._calls.pop(event.call_id, None)
                 self._ended[event.call_id] = call
                 if len(self._ended) > 50:
@@ -604,10 +717,9 @@ class AgentSession:
             missed = self._missed
         self._emit(view)
         if call.crm_id is not None and update is not None:
-            crm_id = call.crm_id
             upd = update
-            self._write(lambda: self.outbox.update_call(crm_id, upd))
-            self._emit(CallLogChanged(crm_id, view.call_id))
+            self._journal(call, lambda crm_id: self.outbox.update_call(crm_id, upd))
+            self._emit(CallLogChanged(call.crm_id, view.call_id))
         if first_answer and call.dtmf_after:
             digits = call.dtmf_after
             timer = threading.Timer(
@@ -622,22 +734,32 @@ class AgentSession:
 
     def _finish(self, call: _Call, view: CallView, end: CallEnd) -> None:
         self._emit(CallEnded(view))
-        if call.crm_id is not None and view.chat_id and end is not CallEnd.ANSWERED_ELSEWHERE:
+        shared = call.crm_owned and not call.answered  # the CRM posts what it rang for
+        elsewhere = end is CallEnd.ANSWERED_ELSEWHERE
+        if call.crm_id is not None and view.chat_id and not shared and not elsewhere:
             duration = (
                 int(view.ended_at - view.connected_at)
                 if view.connected_at and view.ended_at
                 else None
             )
-            card = crm.CardCreate(
-                id=uuid.uuid4().hex,
-                chat_id=view.chat_id,
-                call_id=call.crm_id,
-                kind=mapping.card_kind(end),
-                direction=crm.CallDirection(view.direction.value),
-                status=call.final_status or crm.CallStatus.COMPLETED,
-                duration_s=duration,
-            )
-            self._write(lambda: self.outbox.post_card(card))
+            chat_id = view.chat_id
+            kind = mapping.card_kind(end)
+            direction = crm.CallDirection(view.direction.value)
+            status = call.final_status or crm.CallStatus.COMPLETED
+
+            def post(crm_id: str) -> None:
+                card = crm.CardCreate(
+                    id=uuid.uuid4().hex,
+                    chat_id=chat_id,
+                    call_id=crm_id,
+                    kind=kind,
+                    direction=direction,
+                    status=status,
+                    duration_s=duration,
+                )
+                self.outbox.post_card(card)
+
+            self._journal(call, post)
         if mapping.wants_wrap_up(end, view.direction):
             self._emit(WrapUpRequested(view, suggested=mapping.suggested_outcome(end)))
 
@@ -938,9 +1060,8 @@ class AgentSession:
             self._error(ErrorKind.WRAP_UP_FAILED, "unknown call", wrap_up.call_id)
             return
         update = crm.CallUpdate(outcome=wrap_up.outcome.value, notes=wrap_up.notes or None)
-        crm_id = call.crm_id
 
-        def write() -> None:
+        def write(crm_id: str) -> None:
             try:
                 self.outbox.update_call(crm_id, update)
             except Exception as exc:
@@ -950,8 +1071,7 @@ class AgentSession:
             self._emit(WrapUpSaved(wrap_up.call_id, queued=queued))
             self._emit(CallLogChanged(crm_id, wrap_up.call_id))
 
-        if not self._closed:
-            self._writes.submit(write)
+        self._journal(call, write)
 
     def _set_presence_local(self, status: crm.PresenceStatus) -> None:
         mapping_ = {v: k for k, v in _PRESENCE_TO_CRM.items()}
@@ -1037,10 +1157,18 @@ class AgentSession:
             return list(self._calls)
 
     # ---------------------------------------------------------------------- CRM stream
+    @property
+    def crm_stream_connected(self) -> bool:
+        """Whether the CRM's event stream is up (its ``call.ringing`` can reach us)."""
+        return self._stream_connected
+
+    def _on_stream_status(self, status: crm.StreamStatus) -> None:
+        self._stream_connected = status.connected
+
     async def _follow_stream(self) -> None:
         while not self._closed:
             try:
-                sub = self.crm.subscribe()
+                sub = self.crm.subscribe(on_status=self._on_stream_status)
                 async for item in sub:
                     self._on_stream_event(item)
             except asyncio.CancelledError:
@@ -1066,14 +1194,18 @@ class AgentSession:
                         contact_id=req.contact_id,
                     )
                 )
+            case crm.CallRinging():
+                self._on_crm_ringing(payload)
             case crm.CallAnsweredElsewhere():
                 with self._lock:
-                    ringing = [
+                    taken = [
                         c
                         for c in self._calls.values()
                         if c.crm_id == payload.call_id and c.view.phase is CallPhase.RINGING
                     ]
-                for c in ringing:
+                    for c in taken:
+                        c.elsewhere = True
+                for c in taken:
                     self._hangup_later(c.view.call_id)
             case crm.CallUpdated():
                 self._emit(CallLogChanged(payload.call.id))
@@ -1147,5 +1279,6 @@ def _account_config(
         transport=transport,
         srtp=srtp,
         auto_answer=settings.auto_answer,
+        caller_id_in_from=sip.caller_id_header is crm.CallerIdHeader.FROM,
         register_expires_s=sip.registration_expires_s,
     )

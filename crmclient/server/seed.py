@@ -1,4 +1,5 @@
-"""Demo data: a small guesthouse team with two providers (US and India caller-IDs),
+"""Demo data: a small guesthouse team with two providers (US and India caller-IDs; the US
+trunk reads the caller-ID from the From header, the India one from P-Preferred-Identity),
 guests on WhatsApp, email and web chat, some "maybe" matches, and a short call history.
 
 Sign in with these (password for every seeded user: their role, e.g. ``demo-user``):
@@ -31,7 +32,13 @@ ACCOUNTS = (
         "acc_twilio",
         "Twilio",
         "US lines",
-        {"domain": "sip.twilio.test", "transport": "tls", "port": 5061, "srtp": "optional"},
+        {
+            "domain": "sip.twilio.test",
+            "transport": "tls",
+            "port": 5061,
+            "srtp": "optional",
+            "caller_id_header": "from",  # a trunk: the calling number is the From user
+        },
         1,
         1,
     ),

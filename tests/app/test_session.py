@@ -48,6 +48,7 @@ from crmclient.models import (
 from crmclient.outbox import Outbox
 from softphone.client import EngineClient
 from softphone.config import AccountConfig, EngineConfig
+from softphone.events import IncomingCallReceived
 from softphone.types import EndReason
 from tests.app.helpers import wait_until
 
@@ -226,6 +227,8 @@ def test_outbound_call_is_logged_from_dial_to_hangup_one_at_a_time(rig, runner, 
         return make_call(*args, **kwargs)
 
     monkeypatch.setattr(session.engine, "make_call", spy)
+    at_guest: list[IncomingCallReceived] = []
+    _guest.subscribe(lambda e: at_guest.append(e) if isinstance(e, IncomingCallReceived) else None)
     session.dial(DialRequest("tel:+34-911-234-567", chat_id="chat-maria", contact_id="c-maria"))
     wait_until(
         lambda: any(isinstance(v, CallView) and v.phase.value == "in_call" for v in rec.events),
@@ -238,6 +241,9 @@ def test_outbound_call_is_logged_from_dial_to_hangup_one_at_a_time(rig, runner, 
     # the number chosen for Spain is the one the engine presents on the INVITE
     # (tests/softphone/test_caller_id.py shows it on the wire)
     assert presented == ["+34910000001"]
+    # this provider reads it from P-Preferred-Identity: the From user stays the account's
+    # (test_session_crm.py has a provider that reads it from the From header)
+    assert [e.remote_user for e in at_guest] == ["agent"]
     assert rec.of(CallerMatched)[0].contact.name == "Maria Lopez"
     session.dial(DialRequest("+12125550199"))  # a second outbound while one is active
     wait_until(lambda: rec.of(UserError), 5, "the busy error")

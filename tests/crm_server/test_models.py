@@ -10,6 +10,7 @@ import pytest
 
 from crmclient.errors import ProtocolError
 from crmclient.models import (
+    CallerIdHeader,
     CallRecord,
     CallStatus,
     CallUpdate,
@@ -17,6 +18,7 @@ from crmclient.models import (
     Heartbeat,
     SessionToken,
     SipSecret,
+    SipSettings,
     StreamEvent,
     UnknownEvent,
     User,
@@ -79,6 +81,16 @@ def test_missing_field() -> None:
 
 def test_unknown_fields_are_ignored() -> None:
     assert CallRecord.from_json({**CALL, "new_field": 1}) == CallRecord.from_json(CALL)
+
+
+def test_caller_id_header_defaults_to_ppi_for_crms_that_do_not_send_it() -> None:
+    older = SipSettings.from_json({"domain": "pbx.test", "username": "102"})
+    assert older.caller_id_header is CallerIdHeader.P_PREFERRED_IDENTITY
+    trunk = SipSettings(domain="trunk.test", username="x", caller_id_header=CallerIdHeader.FROM)
+    assert trunk.to_json()["caller_id_header"] == "from"
+    assert SipSettings.from_json(trunk.to_json()) == trunk
+    with pytest.raises(ProtocolError, match="caller_id_header"):
+        SipSettings.from_json({"domain": "d", "username": "u", "caller_id_header": "diversion"})
 
 
 def test_secrets_stay_out_of_repr() -> None:

@@ -97,6 +97,9 @@ def test_provisioning_has_both_providers_and_caller_ids(clients: dict[str, httpx
     assert accounts["acc_twilio"]["supports_phone_mode"] is True
     assert accounts["acc_twilio"]["agent_phone"] == "+14155550142"
     assert accounts["acc_exotel"]["extension"] == "102"
+    # the US trunk reads the caller-ID from the From user; the India line from the PPI header
+    assert accounts["acc_twilio"]["sip"]["caller_id_header"] == "from"
+    assert accounts["acc_exotel"]["sip"]["caller_id_header"] == "p_preferred_identity"
     countries = {c["country"] for a in body["accounts"] for c in a["caller_ids"]}
     assert countries == {"US", "IN"}
     defaults = [c["id"] for a in body["accounts"] for c in a["caller_ids"] if c["is_default"]]

@@ -64,6 +64,7 @@ def test_schema_matches_model(name: str) -> None:
         models.CardKind,
         models.Channel,
         models.BatchOp,
+        models.CallerIdHeader,
     ],
 )
 def test_enums_match(enum_cls: type) -> None:
