@@ -150,9 +150,6 @@ class Application:
         backend = os.environ.get("LODGEPHONE_AUDIO", "miniaudio")
         engine_config = EngineConfig(
             audio_backend=backend,
-            # Commands wait at most this long for the engine loop: 10 ms keeps a click on
-            # Dial well under 30 ms to the INVITE and cuts idle CPU five-fold against 2 ms.
-            poll_ms=int(os.environ.get("LODGEPHONE_ENGINE_POLL_MS", "10")),
             recordings_dir=str(folder / "recordings"),
         )
         self.engine = EngineClient(engine_config, stderr=_engine_log(log_dir()))

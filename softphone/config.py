@@ -80,5 +80,5 @@ class EngineConfig:
     recordings_dir: str = ""  #: where start_recording puts files when no path is given
     log_level: int = 3  #: PJSIP log level 0..6 (stderr or log_file, never the protocol)
     log_file: str = ""
-    poll_ms: int = 2  #: owner-thread loop granularity: command latency vs idle CPU
+    poll_ms: int = 1000  #: longest sleep of the owner loop; commands and timers wake it sooner
     no_answer_timeout_s: int = 0  #: stop ringing inbound calls after this (missed, 480); 0 = never

@@ -34,7 +34,7 @@ class EngineStarted:
     pjsip_version: str
     pid: int
     codecs: tuple[str, ...]  #: enabled codecs in priority order
-    audio_backend: str
+    audio_backend: str  #: the backend asked for; AudioStarted says which one opened
     startup_ms: float  #: process start to ready, measured inside the engine
 
 
@@ -193,6 +193,16 @@ class CallReplaced:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioStarted:
+    """The audio bridge is up, shortly after the hello (it is started after SIP so neither
+    the hello nor re-registration waits for it). `backend` is what really opened, e.g.
+    "miniaudio-pulseaudio" or "null"; the hello only says which backend was asked for."""
+
+    backend: str
+    devices: tuple[AudioDevice, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class AudioDevicesChanged:
     devices: tuple[AudioDevice, ...]
 
@@ -223,6 +233,7 @@ Event = (
     | TransferProgressed
     | CallTransferredAway
     | CallReplaced
+    | AudioStarted
     | AudioDevicesChanged
     | EngineWarned
 )
@@ -253,6 +264,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TransferProgressed,
         CallTransferredAway,
         CallReplaced,
+        AudioStarted,
         AudioDevicesChanged,
         EngineWarned,
     )

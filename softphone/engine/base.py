@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import queue
 import threading
 import time
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from softphone.engine.calls import EngineCall
 
 log = logging.getLogger(__name__)
+
+
+def _no_wake() -> None:
+    return None
 
 
 class CommandError(Exception):
@@ -57,6 +62,7 @@ class EngineBase:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._call_numbers = itertools.count(1)
+        self.wake: Callable[[], None] = _no_wake  # the Waker's, once PJSIP is up
         self.quit = False
 
     def new_call_key(self) -> str:
@@ -66,8 +72,9 @@ class EngineBase:
         self.wire.event(event)
 
     def post(self, fn: Callable[[], None]) -> None:
-        """Run `fn` on the owner thread (thread-safe)."""
+        """Run `fn` on the owner thread (thread-safe); wakes the loop if it is waiting."""
         self._inbox.put(fn)
+        self.wake()
 
     def defer(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the owner thread after the current PJSIP callback returned."""
@@ -75,6 +82,16 @@ class EngineBase:
 
     def later(self, delay_s: float, fn: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (time.monotonic() + delay_s, next(self._seq), fn))
+
+    def wait_ms(self, cap_ms: int) -> int:
+        """How long the next `libHandleEvents` may sleep: 0 if work is queued, else until
+        our next timer, at most `cap_ms`. Queued work from other threads wakes it early."""
+        if self._deferred or not self._inbox.empty():
+            return 0
+        if not self._timers:
+            return cap_ms
+        due_ms = (self._timers[0][0] - time.monotonic()) * 1000.0
+        return max(0, min(cap_ms, math.ceil(due_ms)))
 
     def run_pending(self) -> None:
         """One pass of owner-thread work between libHandleEvents calls."""

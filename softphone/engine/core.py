@@ -1,7 +1,8 @@
 """The Engine: owns pjsua2 on one thread from libCreate to libDestroy.
 
 `run()` is that thread's whole life: start PJSIP (threadCnt=0, mainThreadOnly), say hello,
-loop `libHandleEvents(poll_ms)` + queued commands + timers, then shut down in the order
+loop `libHandleEvents` (sleeping until a socket, a timer or a queued command needs it, see
+waker.py) + queued commands + timers, then shut down in the order
 that never aborted here: hang up and pump until every call is DISCONNECTED, stop the audio
 clock, drop calls and ports, collect, shut accounts down, libDestroy.
 """
@@ -23,13 +24,23 @@ from softphone.config import EngineConfig
 from softphone.engine import mediaconf, states
 from softphone.engine.base import CommandError
 from softphone.engine.incall import InCallOps
+from softphone.engine.waker import Waker
 from softphone.engine.wire import Request, Wire
-from softphone.events import AudioDevicesChanged, EngineStarted, EngineStopped, EngineWarned
+from softphone.events import (
+    AudioDevicesChanged,
+    AudioStarted,
+    EngineStarted,
+    EngineStopped,
+    EngineWarned,
+)
 from softphone.types import ErrorCode
 
 log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "0.1.0"
+# The pjsua2 wheel is built with PJSUA_MAX_CALLS = 4; asking for more is silently clamped,
+# so ask for what we get. Four covers an agent's call, a consult call and call waiting.
+MAX_CALLS = 4
 
 
 class _Endpoint(pj.Endpoint):  # type: ignore[misc]
@@ -83,13 +94,16 @@ class Engine(InCallOps):
             },
         }
         self._unregister_on_exit = True
+        self._waker: Waker | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def run(self) -> int:
         self.start()
         try:
             while not self.quit:
-                self.ep.libHandleEvents(self.config.poll_ms)
+                self.ep.libHandleEvents(self.wait_ms(self.config.poll_ms))
+                if self._waker is not None:
+                    self._waker.rearm()
                 self.run_pending()
         finally:
             self.stop()
@@ -102,7 +116,7 @@ class Engine(InCallOps):
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = self.config.user_agent
-        cfg.uaConfig.maxCalls = 16
+        cfg.uaConfig.maxCalls = MAX_CALLS
         cfg.logConfig.level = self.config.log_level
         cfg.logConfig.consoleLevel = self.config.log_level
         if self.config.log_file:
@@ -112,6 +126,8 @@ class Engine(InCallOps):
         self.ep.libInit(cfg)
         self._set_codecs()
         self.ep.libStart()
+        self._waker = Waker(self.ep)
+        self.wake = self._waker.wake
         # SIP is ready now; the audio bridge (numpy, device backend) comes up in the first
         # loop pass, right after the commands already queued (a restart's re-added accounts),
         # so neither the hello nor re-registration waits for audio imports.
@@ -129,7 +145,7 @@ class Engine(InCallOps):
                 pjsip_version=str(self.ep.libVersion().full),
                 pid=os.getpid(),
                 codecs=codecs,
-                audio_backend=self._backend_name(),
+                audio_backend=self.config.audio_backend,
                 startup_ms=round((time.monotonic() - self._t0) * 1000.0, 1),
             )
         )
@@ -164,11 +180,9 @@ class Engine(InCallOps):
             self.ep.audDevManager().setNullDev()
             warning = EngineWarned(f"no audio bridge: {exc}", "no_audio")
             self.defer(lambda: self.emit(warning))
-
-    def _backend_name(self) -> str:
-        if self.bridge is None:
-            return "none"
-        return str(getattr(self.bridge, "backend_name", self.config.audio_backend))
+            return
+        started = AudioStarted(self.bridge.backend_name, tuple(self.bridge.list_devices()))
+        self.defer(lambda: self.emit(started))
 
     def stop(self) -> None:
         """Shutdown order that did not abort (STACK.md)."""
@@ -194,6 +208,10 @@ class Engine(InCallOps):
         _keep_until_exit()
         ep.libDestroy(0 if registering else pj.PJSUA_DESTROY_NO_NETWORK)
         self.ep = None
+        self.wake = lambda: None
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
         self.emit(EngineStopped(exit_code=0))
 
     def _release_everything(self) -> None:

@@ -86,7 +86,11 @@ def test_bad_input_gets_error_replies_and_the_engine_stays_up() -> None:
 
 def test_shutdown_exits_zero_and_says_so() -> None:
     proc = _engine()
-    assert _read(proc)["event"] == "engine_started"
+    hello = _read(proc)
+    assert hello["event"] == "engine_started"
+    assert hello["data"]["audio_backend"] == "null"
+    # the bridge comes up right after the hello and says what really opened
+    assert _read(proc) == {"event": "audio_started", "data": {"backend": "null", "devices": []}}
     _send(proc, b'{"id": 1, "cmd": "shutdown"}')
     assert _reply(proc) == {"id": 1, "ok": True, "result": {}}
     assert _read(proc) == {"event": "engine_stopped", "data": {"exit_code": 0}}
