@@ -57,6 +57,9 @@ class AccountOps(EngineBase):
     def on_incoming_call(self, account: EngineAccount, pj_call_id: int, invite: str) -> None:
         raise NotImplementedError  # CallOps
 
+    def install_gate(self) -> None:
+        raise NotImplementedError  # CallOps
+
     def add_account(self, cfg: AccountConfig) -> dict[str, Any]:
         if not cfg.account_id.strip():
             raise CommandError(ErrorCode.INVALID_ARGUMENT, "account_id must not be empty")
@@ -135,6 +138,7 @@ class AccountOps(EngineBase):
             del self.accounts[cfg.account_id]
             self._close_transport(tid)
             raise CommandError(ErrorCode.SIP_ERROR, f"account refused: {exc.info()}") from None
+        self.install_gate()  # after a real account exists: the gate must not be the default
         info = self.ep.transportGetInfo(tid)
         host, _, port = str(info.localName).rpartition(":")
         added = AccountAdded(

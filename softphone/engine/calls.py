@@ -19,9 +19,10 @@ import pjsua2 as pj
 from softphone.config import AccountConfig
 from softphone.engine import states
 from softphone.engine.accounts import AccountOps, EngineAccount
+from softphone.engine.admission import GateAccount
 from softphone.engine.base import CommandError
 from softphone.engine.ports import RecorderPort, SourcePort
-from softphone.events import CallStateChanged, IncomingCallReceived
+from softphone.events import CallStateChanged, EngineWarned, IncomingCallReceived
 from softphone.types import CallDirection, CallState, ErrorCode, RejectKind, SrtpMode
 from softphone.uri import InvalidUri, RemoteParty, call_target, parse_remote
 
@@ -30,11 +31,16 @@ log = logging.getLogger(__name__)
 # A caller-ID as the engine accepts it: E.164 only (a provider checks it against the numbers
 # it assigned to the trunk; anything else would be refused at the far end, or worse, ignored).
 _CALLER_ID = re.compile(r"^\+[1-9][0-9]{1,14}$")
+# Calls PJSIP holds at once: the pjsua2 wheel is built with PJSUA_MAX_CALLS = 4 and clamps a
+# larger uaConfig.maxCalls without a word (core.MAX_CALLS asks for the same). Beyond it,
+# PJSIP answers an INVITE 486 itself and makeCall fails with PJ_ETOOMANY.
+CALL_SLOTS = 4
 # Calls that may hold media sockets at once (live, or ended < _SLOT_REUSE_S ago): 2 slots
 # each of PJSIP's 64, leaving 16 for SIP transports and connections.
 MAX_MEDIA_CALLS = 24
 _SLOT_REUSE_S = 1.0
-_INBOUND_ROOM = MAX_MEDIA_CALLS // 2  # past this, inbound calls are refused (503), paced
+_INBOUND_ROOM = MAX_MEDIA_CALLS // 2  # past this, inbound calls are refused (503)
+_REFUSAL_REPORT_S = 1.0  # refusals are summed up in one EngineWarned per burst
 _CANCEL_CAUSE = re.compile(r"^Reason:\s*SIP\s*;\s*cause\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -124,6 +130,10 @@ class EngineCall(pj.Call):  # type: ignore[misc]
 
 
 class CallOps(AccountOps):
+    gate: GateAccount | None = None  # takes the INVITEs we have no media room for
+    admitted_at: float | None = None  # an INVITE let through, not yet seen as a call
+    refused_count = 0  # INVITEs the gate refused since the last EngineWarned
+
     # hooks implemented by InCallOps
     def connect_media(self, call: EngineCall) -> None:
         raise NotImplementedError
@@ -170,6 +180,7 @@ class CallOps(AccountOps):
                 ErrorCode.LIMIT_REACHED,
                 f"at most {limit} outbound call(s) at a time; end {outbound[0].key} first",
             )
+        self._check_call_slots()
         self._check_media_room()
         call = EngineCall(self, account, CallDirection.OUTBOUND, remote_uri=target)
         self.calls[call.key] = call
@@ -192,6 +203,16 @@ class CallOps(AccountOps):
                 ) from None
             raise CommandError(ErrorCode.SIP_ERROR, f"cannot call {target}: {exc.info()}") from None
         return {"call_id": call.key, "uri": target}
+
+    def _check_call_slots(self) -> None:
+        """Refuse a call PJSIP has no call slot for, saying so (rather than PJ_ETOOMANY)."""
+        held = len(self.live_calls()) + (len(self.gate.live_ids()) if self.gate else 0)
+        if held >= CALL_SLOTS:
+            raise CommandError(
+                ErrorCode.RESOURCES_EXHAUSTED,
+                f"at most {CALL_SLOTS} calls at once, and {held} are up (live or ending): "
+                "end one first",
+            )
 
     def _check_media_room(self) -> None:
         """Refuse a call PJSIP has no socket slots for, instead of letting it abort.
@@ -231,6 +252,60 @@ class CallOps(AccountOps):
             call.hangup(prm)
         except pj.Error as exc:
             log.warning("cannot refuse %s: %s", call.key, exc.info())
+
+    # inbound admission (see admission.py) ------------------------------------------
+    def install_gate(self) -> None:
+        """Once, with the first account: the gate account and the selection hook.
+
+        The gate is created after a real account so it never becomes PJSIP's default."""
+        if self.gate is not None:
+            return
+        gate = GateAccount(on_refused=self._refused, on_call_end=self._refused_call_ended)
+        gate.start()
+        _PINNED.append(gate)  # never collected, not even after libDestroy (nor its calls)
+        self.gate = gate
+        self.ep.onSelectAccount = self.on_select_account
+
+    def on_select_account(self, prm: Any) -> None:
+        """PJSIP is about to create a call for an out-of-dialog request (before any media):
+        an INVITE we have no media room for goes to the gate, which refuses it with 503."""
+        gate = self.gate
+        if gate is None or not str(prm.rdata.wholeMsg).startswith("INVITE "):
+            return
+        if self.admitted_at is not None:
+            # the last INVITE let through never became a call (PJSIP refused it itself),
+            # but may have opened and closed its sockets: count them as closing
+            self.media_closed_at.append(self.admitted_at)
+            self.admitted_at = None
+        gate_id = int(gate.getId())
+        if self._media_load() >= _INBOUND_ROOM:
+            prm.accountIndex = gate_id
+            return
+        if int(prm.accountIndex) == gate_id:  # the gate became PJSIP's default account
+            real = next(iter(self.accounts.values()), None)
+            if real is None:
+                return  # no account to take it: the gate refuses it
+            prm.accountIndex = int(real.getId())
+        self.admitted_at = time.monotonic()
+
+    def _refused(self) -> None:
+        self.refused_count += 1
+        if self.refused_count == 1:
+            self.later(_REFUSAL_REPORT_S, self._report_refusals)
+
+    def _refused_call_ended(self) -> None:
+        self.defer(self._prune_graveyard)
+
+    def _report_refusals(self) -> None:
+        count, self.refused_count = self.refused_count, 0
+        log.warning("refused %d inbound INVITE(s) with 503: too many calls at once", count)
+        self.emit(
+            EngineWarned(
+                f"{count} inbound call(s) refused (503, retry after 1 s): more calls started "
+                f"or ended within a second than the engine can open audio for",
+                "inbound_calls_refused",
+            )
+        )
 
     def answer(self, key: str, hold_others: bool) -> dict[str, Any]:
         call = self.call(key)
@@ -369,6 +444,7 @@ class CallOps(AccountOps):
 
     # PJSIP events -----------------------------------------------------------------------
     def on_incoming_call(self, account: EngineAccount, pj_call_id: int, invite: str) -> None:
+        self.admitted_at = None  # the INVITE on_select_account let through: now a call
         call = EngineCall(self, account, CallDirection.INBOUND, pj_call_id)
         call.remote_crypto = _has_crypto(invite)
         self.calls[call.key] = call
@@ -493,19 +569,22 @@ class CallOps(AccountOps):
         self.publish(call)
 
     def bury(self, call: EngineCall) -> None:
-        """Keep an ended call referenced while its pjsua id might be live again.
-
-        pj.Call's destructor nulls the user data of (and hangs up) whatever call now
-        has its old id; pjsua reuses ids. So an ended call is only dropped while no live
-        call holds that id, and the newest few are always kept.
-        """
+        """Keep an ended call referenced while its pjsua id might be live again."""
         self.graveyard.append(call)
+        self._prune_graveyard()
+
+    def _prune_graveyard(self) -> None:
+        """pj.Call's destructor hangs up (and nulls the user data of) whatever call now has
+        its old id; pjsua reuses ids. So an ended call is only dropped while no live call
+        (ours or one the gate is refusing) holds that id, and the newest few are always
+        kept. Dropped ones are destroyed right here (no cycles point at them)."""
         live_ids = {c.pj_id for c in self.live_calls()}
+        if self.gate is not None:
+            live_ids |= self.gate.live_ids()
+            self.gate.prune(live_ids)
         recent = self.graveyard[-4:]
         keep = [c for c in self.graveyard[:-4] if c.pj_id in live_ids or c.pj_id < 0]
         self.graveyard = keep + recent
-        # dropped ones are destroyed right here (no cycles point at them), while no live
-        # call uses their id
 
     def refresh_security(self, call: EngineCall) -> None:
         """SDES-SRTP with `optional` keeps RTP/AVP: the a=crypto lines tell the truth."""
@@ -603,6 +682,9 @@ class CallOps(AccountOps):
             }
             for c in self.live_calls()
         ]
+
+
+_PINNED: list[GateAccount] = []
 
 
 def _present_caller_id(prm: Any, cfg: AccountConfig, caller_id: str) -> None:

@@ -14,22 +14,27 @@ import uuid
 
 
 class RawUac:
-    def __init__(self, target_port: int) -> None:
+    """One SIP dialog's worth of requests from a UDP socket (or, with transport="TCP",
+    only the message text: `pair()` for the caller's own stream)."""
+
+    def __init__(self, target_port: int, transport: str = "UDP") -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.target = ("127.0.0.1", target_port)
+        self.transport = transport
         self.call_id = uuid.uuid4().hex
         self.branch = "z9hG4bK" + uuid.uuid4().hex[:16]
         self.tag = uuid.uuid4().hex[:8]
-        self.uri = f"sip:bob@127.0.0.1:{target_port}"
+        param = "" if transport == "UDP" else f";transport={transport.lower()}"
+        self.uri = f"sip:bob@127.0.0.1:{target_port}{param}"
 
     def close(self) -> None:
         self.sock.close()
 
     def _headers(self, method: str) -> str:
         return (
-            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};rport;branch={self.branch}\r\n"
+            f"Via: SIP/2.0/{self.transport} 127.0.0.1:{self.port};rport;branch={self.branch}\r\n"
             f"Max-Forwards: 70\r\n"
             f'From: "Queue" <sip:queue@127.0.0.1:{self.port}>;tag={self.tag}\r\n'
             f"To: <{self.uri}>\r\n"
@@ -37,18 +42,45 @@ class RawUac:
             f"CSeq: 1 {method}\r\n"
         )
 
-    def invite(self) -> None:
+    def invite_message(self) -> bytes:
         sdp = (
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
             "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
         )
-        msg = (
+        return (
             f"INVITE {self.uri} SIP/2.0\r\n"
             + self._headers("INVITE")
             + f"Contact: <sip:queue@127.0.0.1:{self.port}>\r\n"
             + "Content-Type: application/sdp\r\n"
             + f"Content-Length: {len(sdp)}\r\n\r\n"
             + sdp
+        ).encode()
+
+    def cancel_message(self, reason: str | None) -> bytes:
+        extra = f"Reason: {reason}\r\n" if reason else ""
+        return (
+            f"CANCEL {self.uri} SIP/2.0\r\n"
+            + self._headers("CANCEL")
+            + extra
+            + "Content-Length: 0\r\n\r\n"
+        ).encode()
+
+    def pair(self) -> bytes:
+        """INVITE and its CANCEL back to back (a caller that gives up at once)."""
+        return self.invite_message() + self.cancel_message(None)
+
+    def invite(self) -> None:
+        self.sock.sendto(self.invite_message(), self.target)
+
+    def cancel(self, reason: str | None) -> None:
+        self.sock.sendto(self.cancel_message(reason), self.target)
+
+    def options(self) -> None:
+        """An out-of-dialog OPTIONS, as PBXs send to probe an endpoint."""
+        msg = (
+            f"OPTIONS {self.uri} SIP/2.0\r\n"
+            + self._headers("OPTIONS")
+            + "Accept: application/sdp\r\nContent-Length: 0\r\n\r\n"
         )
         self.sock.sendto(msg.encode(), self.target)
 
@@ -65,35 +97,32 @@ class RawUac:
                 return text
         raise AssertionError(f"no {code} response within {timeout} s")
 
-    def cancel(self, reason: str | None) -> None:
-        extra = f"Reason: {reason}\r\n" if reason else ""
-        msg = (
-            f"CANCEL {self.uri} SIP/2.0\r\n"
-            + self._headers("CANCEL")
-            + extra
-            + "Content-Length: 0\r\n\r\n"
-        )
-        self.sock.sendto(msg.encode(), self.target)
-
 
 class RawUas:
     """A minimal SIP UAS over UDP that alerts and never answers: each INVITE gets 100 and
     then 180 (no SDP) or 183 with an SDP answer (early media); a CANCEL gets 200 and the
-    INVITE 487. Enough to show the engine the two kinds of ringing a PBX sends."""
+    INVITE 487. Enough to show the engine the two kinds of ringing a PBX sends.
 
-    def __init__(self, early_media: bool) -> None:
+    `early_media_after_s`: 180 first, then that much later a 183 with SDP (a PBX that
+    rings, then starts its own announcement or ringback as early media)."""
+
+    def __init__(self, early_media: bool, early_media_after_s: float | None = None) -> None:
         self.early_media = early_media
+        self.early_media_after_s = early_media_after_s
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.uri = f"sip:pbx@127.0.0.1:{self.port}"
         self.tag = uuid.uuid4().hex[:8]
         self.received: list[str] = []
-        self._invite_headers = ""
+        self._invites: dict[str, str] = {}  # Call-ID -> headers of our answers to it
+        self._timers: list[threading.Timer] = []
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
         self.sock.close()
         self._thread.join(2.0)
 
@@ -106,16 +135,26 @@ class RawUas:
             text = data.decode(errors="replace")
             self.received.append(text)
             method = text.split(" ", 1)[0]
+            call_id = _header(text, "call-id", "i")
             if method == "INVITE":
-                self._invite_headers = _dialog_headers(text, self.tag)
+                headers = _dialog_headers(text, self.tag)
+                self._invites[call_id] = headers
                 self._send(peer, "100 Trying", _dialog_headers(text, ""))
                 if self.early_media:
-                    self._send(peer, "183 Session Progress", self._invite_headers, _sdp(self.port))
-                else:
-                    self._send(peer, "180 Ringing", self._invite_headers)
+                    self._send(peer, "183 Session Progress", headers, _sdp(self.port))
+                    continue
+                self._send(peer, "180 Ringing", headers)
+                if self.early_media_after_s is not None:
+                    timer = threading.Timer(
+                        self.early_media_after_s,
+                        self._send,
+                        (peer, "183 Session Progress", headers, _sdp(self.port)),
+                    )
+                    self._timers.append(timer)
+                    timer.start()
             elif method == "CANCEL":
                 self._send(peer, "200 OK", _dialog_headers(text, self.tag))
-                self._send(peer, "487 Request Terminated", self._invite_headers)
+                self._send(peer, "487 Request Terminated", self._invites.get(call_id, ""))
 
     def _send(self, peer: tuple[str, int], status: str, headers: str, sdp: str = "") -> None:
         body_headers = "Content-Type: application/sdp\r\n" if sdp else ""
@@ -125,6 +164,14 @@ class RawUas:
         )
         with contextlib.suppress(OSError):
             self.sock.sendto(msg.encode(), peer)
+
+
+def _header(message: str, *names: str) -> str:
+    for line in message.split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() in names:
+            return value.strip()
+    return ""
 
 
 def _dialog_headers(request: str, to_tag: str) -> str:

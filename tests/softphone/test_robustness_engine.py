@@ -6,14 +6,23 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from dataclasses import replace
+from pathlib import Path
+
+import pytest
 
 from softphone.errors import CommandRejected
-from softphone.events import CallStateChanged, IncomingCallReceived
-from softphone.types import CallState, ErrorCode
+from softphone.events import (
+    CallStateChanged,
+    CallStatsReported,
+    EngineWarned,
+    IncomingCallReceived,
+)
+from softphone.types import CallState, ErrorCode, Transport
 from tests.softphone.conftest import ENGINE, Phone, start_phone
-from tests.softphone.helpers import wait_until
-from tests.softphone.rawsip import RawUac
+from tests.softphone.helpers import tone_power, wait_until
+from tests.softphone.rawsip import RawUac, RawUas
 
 
 def _state(phone: Phone, call_id: str, state: CallState, start: int = 0) -> CallStateChanged:
@@ -224,3 +233,197 @@ def test_flood_of_invites_is_refused_never_aborts() -> None:
         for uac in [first, *uacs]:
             uac.close()
         assert callee.client.stop() == 0
+
+
+def _final_invite_answers(data: bytes) -> dict[str, int]:
+    """Call-ID -> status of the final answer to its INVITE, from a byte stream of SIP
+    responses (a UDP datagram or what a TCP connection received so far)."""
+    finals: dict[str, int] = {}
+    for message in data.decode(errors="replace").split("SIP/2.0 ")[1:]:
+        code = message[:3]
+        headers = {
+            key.strip().lower(): value.strip()
+            for key, _, value in (line.partition(":") for line in message.split("\r\n")[1:])
+        }
+        if code.isdigit() and int(code) >= 200 and headers.get("cseq", "").endswith("INVITE"):
+            finals[headers.get("call-id", "")] = int(code)
+    return finals
+
+
+def _options_answered(port: int, transport: Transport) -> bool:
+    """An out-of-dialog OPTIONS gets its 200 (the engine's SIP stack still serves)."""
+    probe = RawUac(port, transport.value.upper())
+    try:
+        if transport is Transport.UDP:
+            probe.options()
+            return probe.wait_status(200, 2.0).startswith("SIP/2.0 200")
+        with socket.create_connection(("127.0.0.1", port), timeout=2.0) as stream:
+            probe.sock.close()
+            probe.sock = stream
+            probe.port = stream.getsockname()[1]
+            stream.sendall(
+                f"OPTIONS {probe.uri} SIP/2.0\r\n".encode()
+                + probe.cancel_message(None).split(b"\r\n", 1)[1].replace(b"CANCEL", b"OPTIONS")
+            )
+            return stream.recv(65536).startswith(b"SIP/2.0 200")
+    finally:
+        probe.close()
+
+
+def _call_with_audio(caller: Phone, callee: Phone, uri: str, wav: Path) -> None:
+    """A real call from caller to callee: answered, a 1 kHz tone from the caller recorded
+    at the callee. Retried while the callee still refuses with 503 (its last second was
+    a flood); any other failure fails the test."""
+
+    tried_at = [0.0]
+
+    def placed() -> tuple[str, str] | None:
+        if time.monotonic() - tried_at[0] < 0.25:  # a caller retrying, not hammering
+            return None
+        tried_at[0] = time.monotonic()
+        c0, d0 = caller.events.mark(), callee.events.mark()
+        call_id = caller.client.make_call(caller.name, uri)
+        first = caller.events.wait_for(
+            CallStateChanged,
+            lambda e: e.call_id == call_id and e.state in (CallState.RINGING, CallState.FAILED),
+            start=c0,
+        )
+        if first.state is CallState.FAILED:
+            assert first.code == 503, first
+            return None
+        incoming = callee.events.wait_for(IncomingCallReceived, start=d0)
+        return call_id, incoming.call_id
+
+    c0, d0 = caller.events.mark(), callee.events.mark()
+    call_id, in_id = wait_until(placed, 10, "the callee to take a call again")
+    callee.client.answer(in_id)
+    _state(caller, call_id, CallState.IN_CALL, c0)
+    _state(callee, in_id, CallState.IN_CALL, d0)
+    caller.client.play_tone(call_id, 1000.0, level=0.3)
+    callee.client.start_recording(in_id, str(wav))
+    first = callee.events.wait_for(
+        CallStatsReported, lambda e: e.call_id == in_id, start=d0
+    ).rx_packets
+    callee.events.wait_for(
+        CallStatsReported, lambda e: e.call_id == in_id and e.rx_packets >= first + 40, start=d0
+    )
+    callee.client.stop_recording(in_id)
+    _hang_up(caller, callee, call_id, in_id)
+    share, rms = tone_power(wav, 1000.0)
+    assert share > 0.6 and rms > 1000, (share, rms)
+
+
+@pytest.mark.parametrize("transport", [Transport.UDP, Transport.TCP], ids=["udp", "tcp"])
+def test_invite_cancel_flood_never_aborts_and_the_next_call_works(
+    transport: Transport, tmp_path: Path
+) -> None:
+    """300 INVITEs, each cancelled at once, as fast as they can be sent. PJSIP opens two
+    media sockets per INVITE before the engine hears of it and frees a closed socket's
+    ioqueue slot only ~0.5 s later: this churn used to run out of slots and abort the
+    engine. Now an INVITE beyond what the engine can open media for is refused with 503
+    before any socket exists; the engine stays the same process, still answers OPTIONS,
+    tells the app once, and takes the next real call with audio both ways up."""
+    callee = start_phone("callee", transport=transport)
+    caller = start_phone("caller", transport=transport)
+    port = callee.account.local_port
+    uacs = [RawUac(port, transport.value.upper()) for _ in range(300)]
+    stream: socket.socket | None = None
+    try:
+        pid = callee.client.pid
+        c0 = callee.events.mark()
+        if transport is Transport.UDP:
+            for uac in uacs:
+                uac.invite()
+                uac.cancel(None)
+        else:
+            stream = socket.create_connection(("127.0.0.1", port))
+            stream.sendall(b"".join(uac.pair() for uac in uacs))
+        warned = callee.events.wait_for(
+            EngineWarned, lambda e: e.code == "inbound_calls_refused", start=c0
+        )
+        assert "refused" in warned.message
+
+        # every INVITE got a final answer: cancelled (487), PJSIP's call table full (486)
+        # or refused before media (503)
+        answers: dict[str, int] = {}
+        received = bytearray()
+        resent_at = time.monotonic()
+
+        def all_answered() -> bool:
+            nonlocal resent_at
+            if stream is not None:
+                stream.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    while chunk := stream.recv(65536):
+                        received.extend(chunk)
+                answers.update(_final_invite_answers(bytes(received)))
+            else:
+                for uac in uacs:
+                    uac.sock.setblocking(False)
+                    with contextlib.suppress(BlockingIOError):
+                        while True:
+                            answers.update(_final_invite_answers(uac.sock.recv(65536)))
+                if time.monotonic() - resent_at > 0.5:
+                    # the kernel drops datagrams a flood overfills the socket with; a UAC
+                    # retransmits its INVITE and CANCEL (RFC 3261 timers A and E), so do we
+                    resent_at = time.monotonic()
+                    for uac in uacs:
+                        if uac.call_id not in answers:
+                            uac.invite()
+                            uac.cancel(None)
+            return all(uac.call_id in answers for uac in uacs)
+
+        wait_until(all_answered, 15, "a final answer to every INVITE")
+        codes = {answers[uac.call_id] for uac in uacs}
+        assert codes <= {486, 487, 503}, codes
+        assert 503 in codes
+
+        assert callee.client.pid == pid, "the engine restarted: it aborted"
+        assert _options_answered(port, transport)
+        param = "" if transport is Transport.UDP else ";transport=tcp"
+        _call_with_audio(caller, callee, f"{callee.uri}{param}", tmp_path / "after.wav")
+        assert callee.client.pid == pid
+    finally:
+        if stream is not None:
+            stream.close()
+        for uac in uacs:
+            uac.close()
+        assert caller.client.stop() == 0
+        assert callee.client.stop() == 0
+
+
+def test_a_fifth_concurrent_call_is_refused_with_a_reason() -> None:
+    """The pjsua2 wheel holds at most 4 calls at once (PJSUA_MAX_CALLS; asking for more is
+    clamped without a word). A 5th outbound call is refused with resources_exhausted and
+    a message that says why; a 5th inbound INVITE gets 486 Busy before any socket is
+    opened; the four live calls are untouched, and once one ends a new call goes out."""
+    pbx = RawUas(early_media=False)  # rings and never answers
+    dialer = start_phone("dialer", replace(ENGINE, max_outbound_calls=0))
+    intruder = RawUac(dialer.account.local_port)
+    try:
+        pid = dialer.client.pid
+        d0 = dialer.events.mark()
+        calls = [dialer.client.make_call("dialer", pbx.uri) for _ in range(4)]
+        for call_id in calls:
+            _state(dialer, call_id, CallState.RINGING, d0)
+        refused = _refused(dialer, pbx.uri)
+        assert refused.code is ErrorCode.RESOURCES_EXHAUSTED
+        assert "4 calls" in refused.message, refused.message
+        intruder.invite()
+        assert intruder.wait_status(486).startswith("SIP/2.0 486")
+        assert set(dialer.client.active_calls) == set(calls)
+        assert all(dialer.client.active_calls[c].state is CallState.RINGING for c in calls)
+        assert dialer.client.pid == pid
+
+        d1 = dialer.events.mark()
+        dialer.client.hangup(calls[0])
+        _state(dialer, calls[0], CallState.ENDED, d1)
+        fifth = dialer.client.make_call("dialer", pbx.uri)
+        _state(dialer, fifth, CallState.RINGING, d1)
+        for call_id in [*calls[1:], fifth]:
+            dialer.client.hangup(call_id)
+        wait_until(lambda: not dialer.client.active_calls, what="all calls ended")
+    finally:
+        intruder.close()
+        assert dialer.client.stop() == 0
+        pbx.close()
