@@ -36,11 +36,13 @@ __all__ = [
     "check_region",
     "choose_caller_id",
     "dial_string",
+    "local_time",
     "normalize",
     "parse",
     "pick_caller_id",
     "possibility_reason",
     "retry_with_plus",
+    "same_calling_code",
 ]
 
 #: Business hours at the callee, as (start inclusive, end exclusive) local time.
@@ -260,6 +262,11 @@ def pick_caller_id(destination: str, caller_ids: Sequence[CallerId]) -> CallerId
     return next((c for c in caller_ids if c.is_default), caller_ids[0])
 
 
+def same_calling_code(region: str, country_code: int) -> bool:
+    """Whether ``region``'s numbers share ``country_code`` (+1 for both US and Canada)."""
+    return bool(pn.country_code_for_region(region) == country_code)
+
+
 def _parsed(numbers: Iterable[str]) -> Iterable[tuple[pn.PhoneNumber, str]]:
     for text in numbers:
         try:
@@ -278,36 +285,63 @@ def callee_info(
 
     ``now`` must be timezone-aware (tests pin it); default is the current time.
     """
-    # Imported here, not at module load: the place and time-zone tables cost about 135 MB
-    # and 1.8 s of CPU, which every importer (the app's start-up) would otherwise pay.
+    # Imported here, not at module load: the place tables cost about 100 MB and 0.6 s of
+    # CPU, which every importer (the app's start-up) would otherwise pay.
     from phonenumbers import geocoder
-    from phonenumbers import timezone as pn_timezone
 
-    moment = datetime.now().astimezone() if now is None else now
-    if moment.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
     parsed = pn.parse(number.e164, None)
     country = ""
     if number.region is not None:
         country = str(geocoder.country_name_for_number(parsed, language))
     location = str(geocoder.description_for_number(parsed, language))
-    zones = tuple(
-        str(z) for z in pn_timezone.time_zones_for_number(parsed) if str(z) != "Etc/Unknown"
-    )
-    local_times = _local_times(zones, moment)
-    local_time: datetime | None = None
-    if local_times and len({t.utcoffset() for t in local_times}) == 1:
-        local_time = local_times[0]
-    verdicts = {hours[0] <= t.time() < hours[1] for t in local_times}
-    within = verdicts.pop() if len(verdicts) == 1 else None
+    zones = _zones(parsed)
+    there, within = _time_there(zones, now, hours)
     return CalleeInfo(
         number=number,
         country=country,
         location=location,
         time_zones=zones,
-        local_time=local_time,
+        local_time=there,
         within_business_hours=within,
     )
+
+
+def local_time(
+    e164: str, now: datetime | None = None, hours: tuple[time, time] = BUSINESS_HOURS
+) -> tuple[datetime | None, bool | None]:
+    """(the time at the callee, within business hours?), as in ``callee_info`` but from
+    the time-zone table alone (cheap: the dialer asks on every keystroke, at start-up
+    too). (None, None) for a number that does not parse."""
+    try:
+        parsed = pn.parse(e164, None)
+    except pn.NumberParseException:
+        return None, None
+    return _time_there(_zones(parsed), now, hours)
+
+
+def _zones(parsed: pn.PhoneNumber) -> tuple[str, ...]:
+    from phonenumbers import timezone as pn_timezone  # small; loaded on first use
+
+    return tuple(
+        str(z) for z in pn_timezone.time_zones_for_number(parsed) if str(z) != "Etc/Unknown"
+    )
+
+
+def _time_there(
+    zones: Iterable[str], now: datetime | None, hours: tuple[time, time]
+) -> tuple[datetime | None, bool | None]:
+    """The local time when every zone agrees on it, and the business-hours verdict when
+    every zone agrees on that (a number spanning zones may still be clearly in hours)."""
+    moment = datetime.now().astimezone() if now is None else now
+    if moment.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    local_times = _local_times(zones, moment)
+    there: datetime | None = None
+    if local_times and len({t.utcoffset() for t in local_times}) == 1:
+        there = local_times[0]
+    verdicts = {hours[0] <= t.time() < hours[1] for t in local_times}
+    within = verdicts.pop() if len(verdicts) == 1 else None
+    return there, within
 
 
 def _local_times(zones: Iterable[str], moment: datetime) -> list[datetime]:

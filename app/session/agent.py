@@ -35,7 +35,6 @@ from typing import Any, Protocol
 from app.config import Settings
 from app.links import LinkError
 from app.session import mapping, outbound, ringing
-from app.session import phone as numbers
 from app.session.errors import user_error
 from app.session.model import (
     AudioDeviceOption,
@@ -71,6 +70,7 @@ from app.session.model import (
 )
 from app.session.protocol import SessionListener
 from crmclient import models as crm
+from crmclient import numbers
 from crmclient.backend import CrmBackend
 from crmclient.errors import AuthError, CrmError, NumberError
 from crmclient.outbox import Outbox, OutboxStatus

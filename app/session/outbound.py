@@ -10,7 +10,7 @@ import locale
 from datetime import datetime
 
 from app.links import LinkError, LinkTarget, parse_link
-from app.session import phone as numbers
+from app.session import phone
 from app.session.errors import user_error
 from app.session.model import (
     CallerIdOption,
@@ -23,6 +23,7 @@ from app.session.model import (
     ProviderOption,
     Teammate,
 )
+from crmclient import numbers
 from crmclient.errors import NumberError
 from crmclient.models import CallerId, CallingAccount, Provisioning
 
@@ -68,13 +69,13 @@ def describe(text: str, region: str, now: datetime | None = None) -> Destination
         if target.number.isdigit() and len(target.number) <= 6:
             return Destination(e164=None, display=target.number)  # an extension
         return Destination(e164=None, display=text, error=f"Not a number we can call: {exc.reason}")
-    local, within = numbers.local_time(parsed.e164, now)
+    local, within = phone.local_time(parsed.e164, now)
     return Destination(
         e164=parsed.e164,
         display=parsed.international,
-        country=numbers.country_name(parsed.region) if parsed.region else "",
+        country=phone.country_name(parsed.region) if parsed.region else "",
         region_code=parsed.region or "",
-        place="",  # needs libphonenumber's 135 MB place tables: see app/session/phone.py
+        place="",  # libphonenumber's 100 MB place tables: crmclient.numbers.callee_info
         local_time=local,
         outside_hours=within is False,
     )

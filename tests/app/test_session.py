@@ -113,6 +113,15 @@ def test_outbound_options_disabled_reasons_and_caller_id_choice():
     assert jp.error.message == "No caller-ID available for this destination country"
 
 
+def test_callee_local_time_follows_the_crm_number_rules():
+    noon_utc = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert phone.local_time("+919876543210", noon_utc) == ("17:30", True)  # India, UTC+5:30
+    assert phone.local_time("+12125550199", noon_utc) == ("07:00", False)  # New York, early
+    assert phone.local_time("+18003569377", noon_utc) == ("", None)  # toll free: many zones
+    dest = outbound.describe("+91 98765 43210", "US", now=noon_utc)
+    assert (dest.e164, dest.local_time, dest.outside_hours) == ("+919876543210", "17:30", False)
+
+
 # ----------------------------------------------------------------------- real flows
 class Recorder:
     def __init__(self):
