@@ -25,7 +25,10 @@ from crmclient.models import (
     BatchWrite,
     CallCreate,
     CallDirection,
+    CallerId,
+    CallerIdHeader,
     CallFilter,
+    CallingAccount,
     CallStatus,
     CallUpdate,
     CardCreate,
@@ -39,7 +42,9 @@ from crmclient.models import (
     PasswordCredentials,
     PermissionState,
     PresenceStatus,
+    Provisioning,
     Role,
+    SipSettings,
     User,
 )
 from crmclient.server import ServerConfig, start_server
@@ -351,3 +356,37 @@ async def test_batched_writes_behave_alike_on_both_backends(backend: CrmBackend)
     assert replay[1].call == results[1].call  # the key's first answer
     with pytest.raises(errors.ValidationError):
         await backend.write_batch([])
+
+
+async def test_provisioning_keeps_where_each_provider_reads_the_caller_id(tmp_path: Path) -> None:
+    """Two providers like the server's seed: the US trunk reads the caller-ID from the From
+    user, the India line from P-Preferred-Identity; both survive a restart of the store."""
+    user = User(id="local", email="agent@local", name="Agent", role=Role.USER)
+
+    def account(acc_id: str, header: CallerIdHeader, number: str, country: str) -> CallingAccount:
+        return CallingAccount(
+            id=acc_id,
+            provider=acc_id,
+            label=acc_id,
+            sip=SipSettings(domain=f"{acc_id}.test", username="agent", caller_id_header=header),
+            caller_ids=(CallerId(id=f"cid-{acc_id}", number=number, country=country),),
+        )
+
+    prov = Provisioning(
+        user=user,
+        accounts=(
+            account("trunk", CallerIdHeader.FROM, "+14155550100", "US"),
+            account("pbx", CallerIdHeader.P_PREFERRED_IDENTITY, "+918045550100", "IN"),
+        ),
+        teammates=(),
+        revision=1,
+    )
+    store = EmbeddedCrm(tmp_path / "crm.db", provisioning=prov)
+    await store.aclose()
+    reopened = EmbeddedCrm(tmp_path / "crm.db")
+    try:
+        got = await reopened.get_provisioning()
+    finally:
+        await reopened.aclose()
+    headers = {a.id: a.sip.caller_id_header for a in got.accounts}
+    assert headers == {"trunk": CallerIdHeader.FROM, "pbx": CallerIdHeader.P_PREFERRED_IDENTITY}
