@@ -226,6 +226,9 @@ class AgentSession:
         """Subscribe to the engine and outbox, then load provisioning (async)."""
         self._unsubs.append(self.engine.subscribe(self._on_engine_event))
         self._unsubs.append(self.outbox.subscribe(self._on_outbox_status))
+        # The engine announced its devices (AudioStarted) before we listened: ask for them,
+        # or Settings would list none until one is plugged in.
+        self._cmd.submit(self._list_devices)
         fut = self.runner.submit(self._load())
         if stream:
             self._stream_task = self.runner.submit(self._follow_stream())
@@ -405,7 +408,7 @@ class AgentSession:
                     ]
                 for status in lines:
                     self._set_line(status)
-            case ev.AudioDevicesChanged():
+            case ev.AudioDevicesChanged() | ev.AudioStarted():
                 self._set_devices(event.devices)
             case ev.CallReplaced():
                 with self._lock:
@@ -415,6 +418,18 @@ class AgentSession:
                         self._calls[event.new_call_id] = call
             case _:
                 pass
+
+    def _list_devices(self) -> None:
+        try:
+            devices = self.engine.list_devices()
+        except EngineError as exc:
+            log.info("no audio device list from the engine: %s", exc)
+            return
+        self._set_devices(devices)
+
+    @property
+    def audio_devices(self) -> AudioDevicesListed:
+        return self._devices
 
     def _set_devices(self, devices: tuple[AudioDevice, ...]) -> None:
         settings = self._settings()

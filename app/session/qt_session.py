@@ -97,6 +97,7 @@ class QtSession(QObject):
         self.outbox_pending = 0
         self.presence = Presence.AVAILABLE
         self.last_options: OutboundOptions | None = None
+        self.last_devices = AudioDevicesListed()  #: for a Settings window opened later
         self._event_arrived.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Callable[[], None] | None = session.subscribe(self._event_arrived.emit)
 
@@ -164,6 +165,7 @@ class QtSession(QObject):
             case DialRequest():
                 self.open_dial(event)
             case AudioDevicesListed():
+                self.last_devices = event
                 self.audio_devices_listed.emit(event)
             case CallLogChanged():
                 self.call_log_changed.emit(event)

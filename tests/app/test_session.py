@@ -13,6 +13,7 @@ from app.config import Settings
 from app.session import mapping, outbound, phone
 from app.session.agent import AgentSession
 from app.session.model import (
+    AudioDevicesListed,
     CallDirection,
     CallEnd,
     CallEnded,
@@ -273,6 +274,13 @@ def test_outbound_call_is_logged_from_dial_to_hangup_one_at_a_time(rig, runner, 
     assert record.local_number == "+34910000001" and record.answered_at is not None
     kinds = [c.kind for c in runner.run(crm.list_cards("chat-maria"))]
     assert kinds == [CardKind.INITIATED, CardKind.COMPLETED]
+
+
+def test_settings_get_the_device_list_at_start_not_only_after_a_hotplug(rig):
+    session, _guest, rec, _crm, _outbox = rig
+    # The engine announced its devices before the session listened; the session asked.
+    wait_until(lambda: rec.of(AudioDevicesListed), 5, "the device list")
+    assert session.audio_devices == rec.of(AudioDevicesListed)[-1]
 
 
 def test_dial_refuses_with_the_products_errors(rig):
