@@ -133,6 +133,7 @@ class _Call:
     pending_create: crm.CallCreate | None = None
     held: list[Callable[[str], object]] = field(default_factory=list)
     crm_owned: bool = False  # the record is the CRM's (it routed the call), not ours
+    sip_call_id: str = ""  # the INVITE's Call-ID, when the engine reports it
     elsewhere: bool = False  # the CRM said another agent answered it
     answered: bool = False
     card_posted: bool = False
@@ -485,7 +486,10 @@ class AgentSession:
         cached = self._matches.get(number or "")
         contact = cached[0] if cached else None
         # The CRM may have created this call already (it routed it): log onto its record.
-        announced = self._announced.claim(number, self._clock()) if number else None
+        # The INVITE's Call-ID pairs exactly once the engine reports it (a field the engine
+        # event does not have yet: until then calls pair by number, see app.session.ringing).
+        sip_call_id = str(getattr(event, "sip_call_id", "") or "")
+        announced = self._announced.claim(number, self._clock(), sip_call_id) if number else None
         if announced is not None:
             crm_id: str | None = announced.call.id
             if contact is None:
@@ -509,7 +513,7 @@ class AgentSession:
             crm_call_id=crm_id,
             started_at=event.at or self._clock(),
         )
-        call = _Call(view, crm_id, crm_owned=announced is not None)
+        call = _Call(view, crm_id, crm_owned=announced is not None, sip_call_id=sip_call_id)
         create: crm.CallCreate | None = None
         if announced is None and crm_id is not None and number is not None:
             create = crm.CallCreate(
@@ -583,7 +587,7 @@ class AgentSession:
                 c
                 for c in (*self._calls.values(), *self._ended.values())
                 if c.pending_create is not None
-                and ringing.matches(announced.call, c.pending_create.remote_number)
+                and ringing.matches(announced.call, c.pending_create.remote_number, c.sip_call_id)
             ]
             call = waiting[0] if waiting else None
             if call is None:
