@@ -584,12 +584,19 @@ class AgentSession:
         now = self._clock()
         with self._lock:
             waiting = [
-                c
-                for c in (*self._calls.values(), *self._ended.values())
-                if c.pending_create is not None
-                and ringing.matches(announced.call, c.pending_create.remote_number, c.sip_call_id)
+                c for c in (*self._calls.values(), *self._ended.values()) if c.pending_create
             ]
-            call = waiting[0] if waiting else None
+            call = next(
+                (c for c in waiting if ringing.same_call(announced.call, c.sip_call_id)), None
+            ) or next(
+                (
+                    c
+                    for c in waiting
+                    if c.pending_create is not None
+                    and ringing.same_caller(announced.call, c.pending_create.remote_number)
+                ),
+                None,
+            )
             if call is None:
                 self._announced.add(announced, now)
                 return

@@ -7,11 +7,12 @@ name a call the session does not know.
 
 Matching key, strongest first:
 
-1. the record's ``external_id`` against the INVITE's SIP Call-ID, when both are known: equal
-   ids match, different ids never do (a different call from the same number);
+1. the record whose ``external_id`` is the INVITE's SIP Call-ID (when the engine reports
+   it): exact, even with two calls from one number;
 2. otherwise the caller's number (E.164): the oldest unclaimed ringing record for that number
    announced within ``MATCH_WINDOW_S``. Two calls from one number ring in the order they
-   arrived, so first-in, first-out pairs them correctly.
+   arrived, so first-in, first-out pairs them. A record whose ``external_id`` is something
+   else (the contract also allows the provider's own call id there) still pairs this way.
 
 Either side may come first (the websocket event and the INVITE race), so the session also
 keeps INVITEs it could not pair for a short grace period; see ``AgentSession``.
@@ -29,15 +30,20 @@ from crmclient import models as crm
 MATCH_WINDOW_S = 60.0
 
 
-def matches(record: crm.CallRecord, number: str, sip_call_id: str = "") -> bool:
-    """Whether the CRM's ringing ``record`` is the call from ``number`` that just rang."""
-    if record.direction is not crm.CallDirection.INBOUND or record.status is not (
+def _ringing_in(record: crm.CallRecord) -> bool:
+    return record.direction is crm.CallDirection.INBOUND and record.status is (
         crm.CallStatus.RINGING
-    ):
-        return False
-    if record.external_id and sip_call_id:
-        return record.external_id == sip_call_id
-    return record.remote_number == number
+    )
+
+
+def same_call(record: crm.CallRecord, sip_call_id: str) -> bool:
+    """The record names this INVITE's Call-ID: certainly the same call."""
+    return bool(sip_call_id) and _ringing_in(record) and record.external_id == sip_call_id
+
+
+def same_caller(record: crm.CallRecord, number: str) -> bool:
+    """The record rings for a call from ``number``: the same call unless another pairs first."""
+    return _ringing_in(record) and record.remote_number == number
 
 
 def contact_of(ringing: crm.CallRinging) -> ContactMatch | None:
@@ -85,12 +91,14 @@ class AnnouncedCalls:
         """The announcement this call pairs with (removed from the candidates), if any."""
         with self._lock:
             self._prune(now)
-            for call_id, announced in self._waiting.items():
-                if matches(announced.ringing.call, number, sip_call_id):
-                    del self._waiting[call_id]
-                    self._claimed[call_id] = now
-                    return announced.ringing
-        return None
+            candidates = list(self._waiting.items())  # oldest first
+            found = next(
+                (k for k, a in candidates if same_call(a.ringing.call, sip_call_id)), None
+            ) or next((k for k, a in candidates if same_caller(a.ringing.call, number)), None)
+            if found is None:
+                return None
+            self._claimed[found] = now
+            return self._waiting.pop(found).ringing
 
     def mark_claimed(self, crm_call_id: str, now: float) -> None:
         """Paired the other way round (the INVITE came first): never offer it again."""

@@ -318,15 +318,15 @@ def _ringing(external_id: str | None = None, number: str = GUEST) -> CallRinging
     )
 
 
-def test_announced_calls_pair_by_sip_call_id_when_known_else_by_number_oldest_first() -> None:
+def test_announced_calls_pair_by_sip_call_id_first_then_by_number_oldest_first() -> None:
     calls = ringing.AnnouncedCalls(window_s=60)
     first, second = _ringing(), _ringing(number="+14155550111")
     tagged = _ringing(external_id="abc@10.0.0.1")
     for n, announced in enumerate((first, second, tagged)):
         calls.add(announced, now=100 + n)
     assert calls.claim("+33100000000", now=110) is None  # nobody announced that number
-    # a known Call-ID pairs only with its own record, never with another call's
-    assert calls.claim(GUEST, now=110, sip_call_id="other@10.0.0.1") is first
+    # a known Call-ID pairs with its own record even when an older one has the same number
     assert calls.claim(GUEST, now=110, sip_call_id="abc@10.0.0.1") is tagged
+    assert calls.claim(GUEST, now=110, sip_call_id="other@10.0.0.1") is first  # by number
     assert calls.claim(GUEST, now=110) is None  # each record pairs once
     assert calls.claim("+14155550111", now=200) is None  # announced too long ago
