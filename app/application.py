@@ -63,10 +63,10 @@ class Application:
         self.qapp.setOrganizationName("Lodgestory")
         self.qapp.setDesktopFileName("lodgephone")
         self.qapp.setQuitOnLastWindowClosed(False)
-        from app.runloop import AsyncRunner, MainThread
+        from app.runloop import MainThread
 
         self.main = MainThread()
-        self.runner = AsyncRunner()
+        self.runner: Any = None  # app.runloop.AsyncRunner, started once the dialer is up
         self.session: Any = None
         self.qt_session: Any = None
         self.engine: Any = None
@@ -121,6 +121,7 @@ class Application:
     def _build_core(self) -> None:
         from PySide6.QtCore import QLocale
 
+        from app.runloop import AsyncRunner
         from app.session import phone
         from app.session.agent import AgentSession
         from app.session.qt_session import QtSession
@@ -128,6 +129,7 @@ class Application:
         from softphone.client import EngineClient
         from softphone.config import EngineConfig
 
+        self.runner = AsyncRunner()
         phone.set_country_names(
             lambda region: QLocale.territoryToString(QLocale.codeToTerritory(region))
         )
@@ -546,7 +548,8 @@ class Application:
         if self.backend is not None:
             with contextlib.suppress(Exception):
                 self.runner.run(self.backend.aclose(), timeout=3)
-        self.runner.stop()
+        if self.runner is not None:
+            self.runner.stop()
         if self.outbox is not None:
             self.outbox.close()
         self.lock.release()
@@ -554,6 +557,7 @@ class Application:
 
 #: What ``_start_rest`` imports, heaviest first; pure Python without Qt widgets.
 _PRELOAD = (
+    "asyncio",
     "app.session.agent",
     "app.session.phone",
     "crmclient.outbox",

@@ -10,17 +10,21 @@ starts it with a task or is forwarded to the running instance over ``app.ipc``::
     lodgephone status [--json]
     lodgephone diagnostics [--out FILE.zip]   (works with or without a running app)
 
-No Qt here: a click on a phone link must cost as little as possible.
+No Qt here: a click on a phone link must cost as little as possible. For the same reason
+``argparse`` is only imported for a real command: a plain start, ``--minimized`` and a
+phone link are recognised without it.
 """
 
 from __future__ import annotations
 
-import argparse
 import enum
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from app.links import LinkError, LinkTarget, looks_like_link, parse_link
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["Command", "CommandKind", "UsageError", "parse_args"]
 
@@ -59,14 +63,15 @@ class Command:
     minimized: bool = False
 
 
-class _Parser(argparse.ArgumentParser):
-    """Raises instead of printing and exiting: the running app parses forwarded argv too."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}\n{self.format_usage().strip()}")
-
-
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        """Raises instead of printing and exiting: the running app parses forwarded argv too."""
+
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(f"{message}\n{self.format_usage().strip()}")
+
     p = _Parser(
         prog="lodgephone",
         description="Lodgestory Phone: softphone for agents. Without a command it starts "
@@ -98,6 +103,8 @@ def parse_args(argv: list[str]) -> Command:
     args = [a for a in argv if a]
     minimized = "--minimized" in args
     rest = [a for a in args if a != "--minimized"]
+    if not rest:
+        return Command(CommandKind.OPEN, minimized=minimized)
     if len(rest) == 1 and (looks_like_link(rest[0]) or _looks_like_number(rest[0])):
         return _link(CommandKind.LINK, rest[0], minimized=minimized)
     parser = _parser()

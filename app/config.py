@@ -37,7 +37,6 @@ import re
 import sys
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -174,6 +173,8 @@ def load_policy(path: Path | None = None) -> Policy:
         return Policy()
     except OSError as exc:
         return Policy(source=str(path), problems=(f"cannot read policy: {exc}",))
+    import tomllib  # only when there is a policy file (most machines have none)
+
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

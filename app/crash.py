@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import faulthandler
 import logging
-import platform
 import sys
 import threading
 import time
@@ -64,6 +63,8 @@ def write_report(
     thread: str = "",
 ) -> Path | None:
     """Write one redacted crash report; returns its path (None if it could not be written)."""
+    import platform  # not at start-up: ~6 ms of import before the dialer shows
+
     folder = _state.get("folder")
     text = "".join(traceback.format_exception(exc_type, exc, tb))
     header = (

@@ -27,7 +27,6 @@ import os
 import selectors
 import socket
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +97,8 @@ def runtime_dir() -> Path:
         path = Path(os.environ["XDG_RUNTIME_DIR"]) / "lodgephone"
     else:
         uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+        import tempfile  # only here: it costs ~9 ms of imports on every forwarded link
+
         path = Path(tempfile.gettempdir()) / f"lodgephone-{uid}"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     if hasattr(os, "getuid"):

