@@ -13,6 +13,7 @@ runtime_pkgs=(
     libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
     libxcb-randr0 libxcb-render-util0 libxcb-image0 libfontconfig1 libdbus-1-3
     fonts-dejavu-core desktop-file-utils xdg-utils
+    gcc libc6-dev python3-dev
 )
 test_pkgs=(
     kamailio baresip sip-tester pulseaudio pulseaudio-utils xvfb x11-utils imagemagick
@@ -50,7 +51,8 @@ fi
 extra=""
 [ "$want_test" = 1 ] && extra="[test]"
 stamp=".venv/.installed$extra"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+    || [ softphone/audio/native/lpaudio.c -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extra"
     touch "$stamp"

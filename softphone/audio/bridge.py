@@ -12,14 +12,17 @@ only after the conference clock is stopped (`setNoDev()`), before `libDestroy()`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 import pjsua2 as pj
 
+from softphone.audio import native
 from softphone.audio.backends import DeviceBackend, create_backend
 from softphone.audio.devices import AudioDevice
 from softphone.audio.media import DEFAULT_BUFFERING, FRAME_SAMPLES, RATE, Buffering, MediaCore
+from softphone.audio.native import NativeAudio
 from softphone.audio.router import DeviceRouter, DevicesChanged, StreamFailed
 from softphone.audio.tones import RINGBACK_ITU, WAITING_BEEP, Pattern, ToneSource
 
@@ -85,17 +88,27 @@ class AudioBridge:
         self._port.createPort("lodgephone-bridge", _port_format())
         self._attached: dict[int, Any] = {}
         self._closed = False
+        # Real devices and a PJSIP that exports its C API: the headset is wired to the
+        # conference in C (softphone/audio/native); this port then only plays tones.
+        self._native: NativeAudio | None = None
+        if own_clock and hasattr(self._backend, "open_native"):
+            self._native = native.load(FRAME_SAMPLES)
+            if self._native is not None:
+                self._native.take_bridge()
+                self._core.tones_only = True
+        self._tones_connected = False
         self._router = DeviceRouter(
             self._backend,
             self._core,
             on_devices_changed=on_devices_changed,
             on_stream_failed=on_stream_failed,
             poll_interval=poll_interval,
+            native=self._native,
         )
 
     @property
     def backend_name(self) -> str:
-        return self._backend.name
+        return self._backend.name + ("-native" if self._native is not None else "")
 
     @property
     def port(self) -> Any:
@@ -108,9 +121,12 @@ class AudioBridge:
         port_id = int(call_media.getPortId())
         if port_id in self._attached:
             return
-        self._run_clock(True)
-        call_media.startTransmit(self._port)
-        self._port.startTransmit(call_media)
+        if self._native is not None:
+            self._native.connect(port_id)
+        else:
+            self._run_clock(True)
+            call_media.startTransmit(self._port)
+            self._port.startTransmit(call_media)
         self._attached[port_id] = call_media
         self._router.want(capture=True, playback=True)
 
@@ -118,14 +134,34 @@ class AudioBridge:
         """Disconnect a call (hold, hang-up). Safe if the call's media is already gone."""
         port_id = int(call_media.getPortId())
         media = self._attached.pop(port_id, call_media)
-        for src, dst in ((media, self._port), (self._port, media)):
-            try:
-                src.stopTransmit(dst)
-            except pj.Error as exc:
-                log.debug("audio: stopTransmit on a gone port: %s", exc.info())
+        if self._native is not None:
+            self._native.disconnect(port_id)
+        else:
+            for src, dst in ((media, self._port), (self._port, media)):
+                try:
+                    src.stopTransmit(dst)
+                except pj.Error as exc:
+                    log.debug("audio: stopTransmit on a gone port: %s", exc.info())
         if not self._attached:
             self._router.want(capture=False, playback=False)
             self._run_clock(False)
+            self.housekeep()
+
+    def housekeep(self) -> None:
+        """Owner thread, now and then: unwire the tone port once no tone plays, so the
+        device thread stops calling into Python during the rest of a call."""
+        core = self._core
+        idle = (core.ringback is None or core.ringback.finished) and (
+            core.beep is None or core.beep.finished
+        )
+        if self._native is not None and self._tones_connected and idle:
+            self._native.disconnect(int(self._port.getPortId()), both=False)
+            self._tones_connected = False
+
+    def _wire_tones(self) -> None:
+        if self._native is not None and not self._tones_connected:
+            self._native.connect_one_way(int(self._port.getPortId()))
+            self._tones_connected = True
 
     def _run_clock(self, on: bool) -> None:
         if not self._own_clock or on == self._clock_running:
@@ -155,6 +191,8 @@ class AudioBridge:
 
     def set_mic_muted(self, muted: bool) -> None:
         self._core.muted = muted
+        if self._native is not None:
+            self._native.set_muted(muted)
 
     @property
     def mic_muted(self) -> bool:
@@ -169,6 +207,7 @@ class AudioBridge:
 
     def play_waiting_beep(self) -> None:
         self._core.beep = ToneSource(WAITING_BEEP)
+        self._wire_tones()
         self._router.want()
 
     def start_ringback(self) -> None:
@@ -176,6 +215,7 @@ class AudioBridge:
         tone = self._core.ringback
         if tone is None or tone.stopping:
             self._core.ringback = ToneSource(self._ringback_pattern)
+            self._wire_tones()
             self._router.want()
 
     def stop_ringback(self) -> None:
@@ -187,7 +227,9 @@ class AudioBridge:
     # -- diagnostics and shutdown ------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self._core.stats())
-        out["backend"] = self._backend.name
+        out["backend"] = self.backend_name
+        if self._native is not None:
+            out.update(dataclasses.asdict(self._native.stats()))
         out["open_devices"] = self._router.open_devices()
         return out
 

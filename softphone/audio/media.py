@@ -56,6 +56,10 @@ class MediaCore:
         self._silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.capture_open = False
         self.playback_open = False
+        # Native path (softphone/audio/native): the headset is wired to the conference in
+        # C, and this port only supplies the ringback and the waiting beep.
+        self.tones_only = False
+        self._tone_frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         self.muted = False
         self.ringback: ToneSource | None = None
         self.beep: ToneSource | None = None
@@ -72,7 +76,9 @@ class MediaCore:
             promote_current_thread()
             self.frames_requested += 1
             samples = self._silence
-            if self.capture_open:
+            if self.tones_only:
+                samples = self._tones()
+            elif self.capture_open:
                 with self._cap_lock:
                     samples = self.capture_reader.read(FRAME_SAMPLES)
                 if self.muted:
@@ -84,6 +90,18 @@ class MediaCore:
             self.errors += 1
             if self.errors <= 3:
                 log.exception("audio bridge: frame request failed")
+
+    def _tones(self) -> Samples:
+        ringback, beep = self.ringback, self.beep
+        if ringback is None and beep is None:
+            return self._silence
+        out = self._tone_frame
+        out[:] = 0
+        if ringback is not None:
+            mix_into(out, ringback.read(FRAME_SAMPLES))
+        if beep is not None:
+            mix_into(out, beep.read(FRAME_SAMPLES))
+        return out
 
     def frame_received(self, frame: Any) -> None:
         """Take the mix of the call(s) heading for the speaker."""

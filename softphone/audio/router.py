@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from softphone.audio.backends.base import DeviceBackend, DeviceStream
 from softphone.audio.devices import AudioDevice, DeviceKind
 from softphone.audio.media import MediaCore
+from softphone.audio.native import NativeAudio
 from softphone.audio.tones import RINGTONE, ToneSource
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,12 @@ class DeviceRouter:
         on_devices_changed: DevicesChanged | None = None,
         on_stream_failed: StreamFailed | None = None,
         poll_interval: float = 1.0,
+        native: NativeAudio | None = None,
     ) -> None:
+        """`native`: capture and playback run the C callbacks that drive the conference;
+        the backend must then offer `open_native` (the ringer stays in Python)."""
         self._backend = backend
+        self._native = native
         self._core = core
         self._on_devices_changed = on_devices_changed
         self._on_stream_failed = on_stream_failed
@@ -207,6 +212,14 @@ class DeviceRouter:
 
     def _open(self, role: str, device_id: str | None) -> DeviceStream:
         core = self._core
+        native = self._native
+        if native is not None and role in ("capture", "playback"):
+            capture = role == "capture"
+            (native.set_capture if capture else native.set_playback)(True)
+            callback = native.capture_callback if capture else native.playback_callback
+            open_native = self._backend.open_native  # type: ignore[attr-defined]
+            stream: DeviceStream = open_native(role, device_id, callback)
+            return stream
         if role == "capture":
             core.set_capture_open(True)
             stream = self._backend.open_capture(device_id, core.capture)
@@ -229,9 +242,14 @@ class DeviceRouter:
                 stream.close()
             except Exception as exc:
                 log.warning("audio: closing %s stream failed: %s", role, exc)
+        native = self._native
         if role == "capture":
             self._core.set_capture_open(False)
+            if native is not None:
+                native.set_capture(False)
         elif role == "playback":
             self._core.set_playback_open(False)
+            if native is not None:
+                native.set_playback(False)
         else:
             self._ringtone = None

@@ -183,6 +183,12 @@ class Engine(InCallOps):
             return
         started = AudioStarted(self.bridge.backend_name, tuple(self.bridge.list_devices()))
         self.defer(lambda: self.emit(started))
+        self.later(1.0, self._audio_housekeeping)
+
+    def _audio_housekeeping(self) -> None:
+        if self.bridge is not None:
+            self.bridge.housekeep()
+            self.later(1.0, self._audio_housekeeping)
 
     def stop(self) -> None:
         """Shutdown order that did not abort (STACK.md)."""

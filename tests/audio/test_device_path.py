@@ -15,7 +15,13 @@ import pytest
 
 from softphone.client import EngineClient
 from softphone.config import AccountConfig, EngineConfig
-from softphone.events import AccountAdded, AudioDevicesChanged, CallStateChanged, Event
+from softphone.events import (
+    AccountAdded,
+    AudioDevicesChanged,
+    AudioStarted,
+    CallStateChanged,
+    Event,
+)
 from softphone.types import CallState
 from tests.rig.pulse import PulseRig, Recording
 from tests.rig.tones import analyse, sine
@@ -45,14 +51,22 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
         yield pulse
 
 
-def _phone(rig: PulseRig, name: str, mic: str, spk: str, auto_answer: bool) -> Phone:
-    log_path = rig.root / f"engine-{name}.log"
+def _phone(
+    rig: PulseRig, name: str, mic: str, spk: str, auto_answer: bool, path: str
+) -> Phone:
+    log_path = rig.root / f"engine-{name}-{path}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the engine writes it until the rig goes
-    client = EngineClient(ENGINE, env=rig.env_for_clients(), stderr=log)
+    env = rig.env_for_clients()
+    env["LODGEPHONE_AUDIO_NATIVE"] = "1" if path == "native" else "0"
+    client = EngineClient(ENGINE, env=env, stderr=log)
     events: EventLog[Event] = EventLog()
     client.subscribe(events)
     client.start()
     # The engine opens its audio bridge just after saying hello (a fast start).
+    started = events.wait_for(lambda e: isinstance(e, AudioStarted), 10, "audio bridge up")
+    assert isinstance(started, AudioStarted)
+    assert started.backend.startswith("miniaudio-pulseaudio")
+    assert started.backend.endswith("-native") == (path == "native"), started.backend
     wait_until(client.list_devices, 10, f"engine {name} to list the rig's devices")
     account = client.add_account(
         AccountConfig(
@@ -67,10 +81,12 @@ def _phone(rig: PulseRig, name: str, mic: str, spk: str, auto_answer: bool) -> P
     return Phone(client, events, account, log)
 
 
-@pytest.fixture(scope="module")
-def phones(rig: PulseRig) -> Iterator[tuple[Phone, Phone]]:
-    a = _phone(rig, "a", "a_mic", "a_spk", auto_answer=False)
-    b = _phone(rig, "b", "b_mic", "b_spk", auto_answer=True)
+@pytest.fixture(scope="module", params=["native", "python"])
+def phones(rig: PulseRig, request: pytest.FixtureRequest) -> Iterator[tuple[Phone, Phone]]:
+    """Both audio paths: C device callbacks driving the conference (the default where the
+    helper is built) and the Python bridge (the fallback, e.g. on Windows)."""
+    a = _phone(rig, "a", "a_mic", "a_spk", auto_answer=False, path=request.param)
+    b = _phone(rig, "b", "b_mic", "b_spk", auto_answer=True, path=request.param)
     try:
         yield a, b
     finally:
@@ -117,6 +133,16 @@ def test_tone_goes_from_mic_to_the_far_speaker_both_ways(
     a.events.assert_none(
         lambda e: isinstance(e, CallStateChanged) and e.state in (CallState.ENDED, CallState.FAILED)
     )
+
+    # Mute: A's microphone still plays the tone, B hears nothing of it.
+    a.client.set_muted(call.call_id, True)
+    muted = rig.record("b_alt.monitor")
+    wait_until(lambda: muted.seconds >= 2.0, 10, "2 s of B's output while A is muted")
+    # the first second may still carry audio that was in flight; the next one is silent
+    tail = muted.samples()[RATE : 2 * RATE]
+    assert analyse(tail, RATE, 1000.0).tone_windows == 0
+    a.client.set_muted(call.call_id, False)
+    wait_until(lambda: _tone_seconds(muted, 1000.0) >= 1.0, 20, "A's tone again after unmute")
     a.client.hangup(call.call_id)
     a.events.wait_for(
         lambda e: isinstance(e, CallStateChanged) and e.state is CallState.ENDED, 10, "hang-up"

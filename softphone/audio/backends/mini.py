@@ -104,6 +104,71 @@ class MiniStream:
         lib.ma_context_uninit(context)
 
 
+class _NativeDevice:
+    """A miniaudio device whose data callback is a C function (softphone/audio/native):
+    its thread never takes the GIL. Own context per device, like miniaudio's Python
+    wrapper, so closing one never disturbs another."""
+
+    def __init__(
+        self,
+        backends: list[Any],
+        *,
+        capture: bool,
+        device_id: Any,
+        callback: int,
+        period_ms: int,
+        periods: int,
+    ) -> None:
+        ctx_config = lib.ma_context_config_init()
+        ctx_config.threadPriority = miniaudio.ThreadPriority.REALTIME.value
+        self._app_name = APP_NAME.encode()
+        ctx_config.pulse.pApplicationName = ffi.from_buffer(self._app_name)
+        self._context = ffi.new("ma_context*")
+        mem = ffi.new("ma_backend[]", len(backends))
+        for i, b in enumerate(backends):
+            mem[i] = b.value
+        if lib.ma_context_init(mem, len(backends), ffi.addressof(ctx_config), self._context):
+            raise RuntimeError("miniaudio: cannot open the audio system")
+        kind = lib.ma_device_type_capture if capture else lib.ma_device_type_playback
+        self._config = lib.ma_device_config_init(kind)
+        side = self._config.capture if capture else self._config.playback
+        side.format = lib.ma_format_s16
+        side.channels = 1
+        side.pDeviceID = device_id if device_id is not None else ffi.NULL
+        self._config.sampleRate = RATE
+        self._config.periodSizeInMilliseconds = period_ms
+        self._config.periods = periods
+        self._config.dataCallback = ffi.cast("ma_device_data_proc", callback)
+        self._device = ffi.new("ma_device*")
+        result = lib.ma_device_init(self._context, ffi.addressof(self._config), self._device)
+        if result != lib.MA_SUCCESS:
+            lib.ma_context_uninit(self._context)
+            raise RuntimeError(f"miniaudio: cannot open the device ({result})")
+        result = lib.ma_device_start(self._device)
+        if result != lib.MA_SUCCESS:
+            self.close()
+            raise RuntimeError(f"miniaudio: cannot start the device ({result})")
+
+    def close(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            lib.ma_device_uninit(device)  # joins the device thread: no callback after this
+            lib.ma_context_uninit(self._context)
+
+
+class NativeStream:
+    live = True
+
+    def __init__(self, device_id: str, device: _NativeDevice) -> None:
+        self.device_id = device_id
+        self._device: _NativeDevice | None = device
+
+    def close(self) -> None:
+        device, self._device = self._device, None
+        if device is not None:
+            device.close()
+
+
 class MiniaudioBackend:
     def __init__(
         self,
@@ -194,6 +259,21 @@ class MiniaudioBackend:
         )
         dev.start(True)
         return MiniStream(device_id or "", dev)
+
+    def open_native(self, role: str, device_id: str | None, callback: int) -> DeviceStream:
+        """A stream whose callback is the C function at address `callback` (role "capture"
+        or "playback"); see softphone/audio/native."""
+        capture = role == "capture"
+        kind = DeviceKind.INPUT if capture else DeviceKind.OUTPUT
+        dev = _NativeDevice(
+            self._backends,
+            capture=capture,
+            device_id=self._device_id(kind, device_id),
+            callback=callback,
+            period_ms=self._period_ms,
+            periods=self._periods,
+        )
+        return NativeStream(device_id or "", dev)
 
     def close(self) -> None:
         if not self._closed:
