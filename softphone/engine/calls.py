@@ -41,6 +41,11 @@ MAX_MEDIA_CALLS = 24
 _SLOT_REUSE_S = 1.0
 _INBOUND_ROOM = MAX_MEDIA_CALLS // 2  # past this, inbound calls are refused (503)
 _REFUSAL_REPORT_S = 1.0  # refusals are summed up in one EngineWarned per burst
+# Local ringback starts this long after the call started ringing: PBXs often send 180 and
+# then, 50 to 200 ms later, a 183 with early media (their own ringback or an announcement),
+# and even a lone 183 makes PJSIP report EARLY a moment before its media; starting at once
+# played a blip of our 425 Hz before their audio (tests/softphone/test_ringback.py).
+RINGBACK_DELAY_S = 0.3
 _CANCEL_CAUSE = re.compile(r"^Reason:\s*SIP\s*;\s*cause\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -65,6 +70,7 @@ class EngineCall(pj.Call):  # type: ignore[misc]
         self.code = 0
         self.reason = ""
         self.early_media = False
+        self.alerting_since: float | None = None  # monotonic: first RINGING (outbound)
         self.remote_hold = False
         self.held = False
         self.muted = False
@@ -528,6 +534,8 @@ class CallOps(AccountOps):
         if call.direction is CallDirection.OUTBOUND and not call.remote.display:
             call.remote = _merge_remote(call.remote, parse_remote(str(info.remoteUri)))
         call.state = states.live_call_state(info.state, call.local_hold)
+        if call.state is CallState.RINGING and call.alerting_since is None:
+            call.alerting_since = time.monotonic()
         self._update_alerting()
         self.publish(call)
 
@@ -625,17 +633,20 @@ class CallOps(AccountOps):
             self.bridge.start_ringtone()
         else:
             self.bridge.stop_ringtone()
-        ringback = [
-            c
+        now = time.monotonic()
+        waiting = [  # ringing far ends that sent no early media (yet)
+            now - (c.alerting_since or now)
             for c in live
             if c.direction is CallDirection.OUTBOUND
             and c.state is CallState.RINGING
             and not c.early_media
         ]
-        if ringback:
+        if any(age >= RINGBACK_DELAY_S for age in waiting):
             self.bridge.start_ringback()
-        else:
-            self.bridge.stop_ringback()
+            return
+        self.bridge.stop_ringback()
+        if waiting:  # look again once the oldest of them is due
+            self.later(RINGBACK_DELAY_S - max(waiting), self._update_alerting)
 
     def publish(self, call: EngineCall, end_reason: Any = None) -> None:
         signature = (

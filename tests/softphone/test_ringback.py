@@ -1,6 +1,7 @@
 """Local ringback through a real output device (PulseAudio null sink): the agent hears the
 ITU ringback (425 Hz) while a far end rings with a plain 180, and not when it sends early
-media (183 with SDP), where the far end's own audio is what should be heard."""
+media (183 with SDP), where the far end's own audio is what should be heard; not even a
+blip when the 183 follows the 180 a moment later, as many PBXs do."""
 
 from __future__ import annotations
 
@@ -33,6 +34,18 @@ def _share_at(samples: npt.NDArray[np.float64], frequency_hz: float) -> tuple[fl
     return float(spectrum[near].sum()) / total, float(np.sqrt(np.mean(samples**2)))
 
 
+def _peak_at(samples: npt.NDArray[np.float64], frequency_hz: float) -> float:
+    """Largest amplitude of the frequency_hz component in any 40 ms window (20 ms hop):
+    catches a blip of tone that a whole-window average would dilute."""
+    n, hop = RATE // 25, RATE // 50
+    phase = np.exp(-2j * np.pi * frequency_hz * np.arange(n) / RATE)
+    peaks = [
+        2.0 * abs(np.dot(samples[i : i + n], phase)) / n
+        for i in range(0, max(1, len(samples) - n + 1), hop)
+    ]
+    return max(peaks, default=0.0)
+
+
 Rig = tuple[EngineClient, Recorder, PulseRig]
 
 
@@ -52,10 +65,16 @@ def phone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             assert client.stop() == 0
 
 
-@pytest.mark.parametrize("early_media", [False, True], ids=["180", "183-sdp"])
-def test_ringback_only_when_the_far_end_sends_no_early_media(phone: Rig, early_media: bool) -> None:
+@pytest.mark.parametrize(
+    ("early_media", "early_media_after_s"),
+    [(False, None), (True, None), (False, 0.15)],
+    ids=["180", "183-sdp", "180-then-183-sdp"],
+)
+def test_ringback_only_when_the_far_end_sends_no_early_media(
+    phone: Rig, early_media: bool, early_media_after_s: float | None
+) -> None:
     client, events, rig = phone
-    pbx = RawUas(early_media=early_media)
+    pbx = RawUas(early_media=early_media, early_media_after_s=early_media_after_s)
     recording = rig.record("spk.monitor")
     try:
         mark = events.mark()
@@ -77,9 +96,14 @@ def test_ringback_only_when_the_far_end_sends_no_early_media(phone: Rig, early_m
         pbx.close()
     ringing = samples[int(start_s * RATE) : int((start_s + 0.9) * RATE)]
     share, rms = _share_at(ringing, RINGBACK_HZ)
-    # a full second of ringback measures rms ~0.14 here; early media (the raw far end sends
-    # no RTP) must stay near silence
-    if early_media:
-        assert rms < 0.03, (share, rms)
+    # a full second of ringback measures rms ~0.14 here. Early media (the raw far end sends
+    # no RTP) must stay silent from the 180 on, not a blip of 425 Hz: ringback started at
+    # once on a 180 followed by a 183 150 ms later, or even for the instant between PJSIP's
+    # EARLY state and the 183's media, measured peaks of 0.014 to 0.11 here.
+    if early_media or early_media_after_s is not None:
+        assert _peak_at(ringing, RINGBACK_HZ) < 0.005, (share, rms)
     else:
         assert share > 0.6 and rms > 0.05, (share, rms)
+        # and it starts soon after the 180 (RINGBACK_DELAY_S = 0.3), not a second later
+        late_half = ringing[int(0.45 * RATE) :]
+        assert _peak_at(late_half, RINGBACK_HZ) > 0.1
