@@ -193,6 +193,8 @@ class AgentSession:
         self._grace_s = ringing_grace_s if rings else 0.0
         self._announced = ringing.AnnouncedCalls()
         self._stream_connected = False
+        self._stream_wanted = False
+        self._last_event_id: int | None = None  # resume point of the CRM's event stream
         self.ready = threading.Event()  # provisioning applied (or found empty)
         #: Where each engine account listens (the bound port for accounts on port 0).
         self.accounts_added: dict[str, ev.AccountAdded] = {}
@@ -230,10 +232,9 @@ class AgentSession:
         # The engine announced its devices (AudioStarted) before we listened: ask for them,
         # or Settings would list none until one is plugged in.
         self._cmd.submit(self._list_devices)
-        fut = self.runner.submit(self._load())
-        if stream:
-            self._stream_task = self.runner.submit(self._follow_stream())
-        return fut
+        self._stream_wanted = stream
+        self._ensure_stream()
+        return self.runner.submit(self._load())
 
     def close(self) -> None:
         if self._closed:
@@ -295,6 +296,7 @@ class AgentSession:
     async def apply_provisioning(self, prov: crm.Provisioning) -> None:
         """Add the provisioned accounts to the engine (secrets fetched, never stored)."""
         self.ready.clear()
+        self._ensure_stream()  # provisioning after a sign-in: the events can flow now
         with self._lock:
             old = set(self._prov.accounts if self._prov else ())
             self._prov = prov
@@ -1192,19 +1194,34 @@ class AgentSession:
         self._stream_connected = status.connected
 
     async def _follow_stream(self) -> None:
+        """Follow the CRM's events until closed; a new subscription resumes after the last
+        event handled, so a dropped subscription misses nothing. Without a CRM session it
+        stops; signing in (``apply_provisioning``) starts it again."""
         while not self._closed:
             try:
-                sub = self.crm.subscribe(on_status=self._on_stream_status)
+                after = self._last_event_id
+                sub = self.crm.subscribe(after=after, on_status=self._on_stream_status)
                 async for item in sub:
                     self._on_stream_event(item)
+                    self._last_event_id = item.id
             except asyncio.CancelledError:
                 raise
             except AuthError:
+                self._stream_connected = False
                 self._error(ErrorKind.SIGN_IN_REQUIRED)
                 return
             except Exception as exc:
                 log.info("CRM event stream ended: %r; reconnecting", exc)
+            self._stream_connected = False
             await asyncio.sleep(2.0)
+
+    def _ensure_stream(self) -> None:
+        """(Re)start following the CRM's events if start() asked for them and they stopped
+        (the stream ends when the CRM wants a sign-in)."""
+        with self._lock:
+            task = self._stream_task
+            if self._stream_wanted and not self._closed and (task is None or task.done()):
+                self._stream_task = self.runner.submit(self._follow_stream())
 
     def _on_stream_event(self, item: crm.StreamEvent) -> None:
         payload = item.payload
@@ -1240,7 +1257,8 @@ class AgentSession:
             case crm.PresenceChanged():
                 if self._user is None or payload.presence.user_id == self._user.id:
                     self._set_presence_local(payload.presence.status)
-            case crm.ProvisioningChanged():
+            case crm.ProvisioningChanged() | crm.ResyncRequired():
+                # (a resync: events were lost while away; what they changed is refetched)
                 self.runner.submit(self._reload())
             case _:
                 pass

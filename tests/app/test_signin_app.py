@@ -36,7 +36,8 @@ pytestmark = [
 
 # ------------------------------------------------------------------ first run (a process)
 def first_run() -> int:
-    """Start the app, let the agent sign in from Settings, print what it showed, quit."""
+    """Start the app, let the agent sign in from Settings, print what it showed, quit
+    (once provisioned and following the CRM's events; else the faulthandler ends it)."""
     import faulthandler
 
     from PySide6.QtCore import QTimer
@@ -71,7 +72,12 @@ def first_run() -> int:
         if message.startswith("Sign-in failed"):
             seen["message"] = message
             app.quit()
-        elif message.startswith("Signed in as") and lines and all(x["account"] for x in lines):
+        elif (
+            message.startswith("Signed in as")
+            and lines
+            and all(x["account"] for x in lines)
+            and session.crm_stream_connected  # the CRM's events flow without a restart
+        ):
             seen["message"] = message
             seen["after"] = app.status_data()
             app.quit()
