@@ -484,10 +484,38 @@ class AgentSession:
 
     def _on_incoming(self, event: ev.IncomingCallReceived) -> None:
         number = self._normalise(event.remote_user)
+        # Pairing with the CRM's record and registering the call happen under the lock that
+        # _on_crm_ringing holds: an announcement arriving meanwhile is never left unpaired.
+        with self._lock:
+            call, create, cached = self._register_incoming(event, number)
+            dnd = self._presence is Presence.DO_NOT_DISTURB and not event.auto_answer
+            wait_for_crm = create is not None and self._grace_s > 0 and self._stream_connected
+            if wait_for_crm:
+                call.pending_create = create
+        view, crm_id = call.view, call.crm_id
+        self._emit(IncomingCall(view, waiting=event.waiting, auto_answer=event.auto_answer))
+        if dnd:
+            self._command(lambda: self.engine.reject(event.call_id, RejectKind.BUSY))
+        if wait_for_crm:
+            timer = threading.Timer(self._grace_s, self._create_own_record, (call,))
+            timer.daemon = True
+            timer.start()
+        elif create is not None:
+            new = create
+            self._write(lambda: self.outbox.create_call(new))
+        if crm_id is not None and number is not None:
+            self._emit(CallLogChanged(crm_id, event.call_id))
+            if cached is None:
+                self._match(event.call_id, number)
+
+    def _register_incoming(
+        self, event: ev.IncomingCallReceived, number: str | None
+    ) -> tuple[_Call, crm.CallCreate | None, tuple[ContactMatch | None, float] | None]:
+        """The call's bookkeeping, on the CRM's record if it announced this call, else with
+        the create of our own record (lock held)."""
         shown = number or event.remote_user or event.remote_uri
         cached = self._matches.get(number or "")
         contact = cached[0] if cached else None
-        # The CRM may have created this call already (it routed it): log onto its record.
         # The INVITE's Call-ID pairs exactly once the engine reports it (a field the engine
         # event does not have yet: until then calls pair by number, see app.session.ringing).
         sip_call_id = str(getattr(event, "sip_call_id", "") or "")
@@ -516,6 +544,7 @@ class AgentSession:
             started_at=event.at or self._clock(),
         )
         call = _Call(view, crm_id, crm_owned=announced is not None, sip_call_id=sip_call_id)
+        self._calls[event.call_id] = call
         create: crm.CallCreate | None = None
         if announced is None and crm_id is not None and number is not None:
             create = crm.CallCreate(
@@ -529,26 +558,7 @@ class AgentSession:
                 chat_id=contact.chat_id if contact else None,
                 guest_name=contact.name if contact and contact.confirmed else None,
             )
-        wait_for_crm = create is not None and self._grace_s > 0 and self._stream_connected
-        with self._lock:
-            self._calls[event.call_id] = call
-            dnd = self._presence is Presence.DO_NOT_DISTURB and not event.auto_answer
-            if wait_for_crm:
-                call.pending_create = create
-        self._emit(IncomingCall(view, waiting=event.waiting, auto_answer=event.auto_answer))
-        if dnd:
-            self._command(lambda: self.engine.reject(event.call_id, RejectKind.BUSY))
-        if wait_for_crm:
-            timer = threading.Timer(self._grace_s, self._create_own_record, (call,))
-            timer.daemon = True
-            timer.start()
-        elif create is not None:
-            new = create
-            self._write(lambda: self.outbox.create_call(new))
-        if crm_id is not None and number is not None:
-            self._emit(CallLogChanged(crm_id, event.call_id))
-            if cached is None:
-                self._match(event.call_id, number)
+        return call, create, cached
 
     def _journal(self, call: _Call, write: Callable[[str], object]) -> None:
         """Journal a write of ``call``'s record, or hold it while the record is not settled
