@@ -82,7 +82,10 @@ class Application:
         self.server: ipc.Server | None = None
         self.last_dial: str = ""
         self.ready_at: float | None = None
+        self.line_ready_at: float | None = None
         self._outbox_task: concurrent.futures.Future[Any] | None = None
+        self._engine_boot: concurrent.futures.Future[Any] | None = None
+        self._demo_boot: concurrent.futures.Future[Any] | None = None
 
     # ------------------------------------------------------------------ start-up
     def start(self) -> None:
@@ -102,6 +105,12 @@ class Application:
         threading.Thread(target=self._preload, name="preload", daemon=True).start()
 
     def _preload(self) -> None:
+        # The engine (and the demo guest's engine) need nothing from the CRM or the
+        # session: their processes boot on the other core while the rest is imported here.
+        try:
+            self._boot_engines()
+        except Exception:  # _start_engine reports it to the agent
+            log.exception("starting the engine early failed")
         for name in _PRELOAD:
             try:
                 importlib.import_module(name)
@@ -109,11 +118,28 @@ class Application:
                 log.debug("preloading %s failed", name, exc_info=True)
         self.main.call(self._start_rest)
 
+    def _boot_engines(self) -> None:
+        from softphone.client import EngineClient
+        from softphone.config import EngineConfig
+
+        engine_config = EngineConfig(
+            audio_backend=os.environ.get("LODGEPHONE_AUDIO", "miniaudio"),
+            recordings_dir=str(data_dir() / "recordings"),
+        )
+        self.engine = EngineClient(engine_config, stderr=_engine_log(log_dir()))
+        self._engine_boot = _in_thread("engine-boot", self.engine.start)
+        if self.settings.demo_line and not self.settings.crm_url:
+            from app.demo.line import DemoLine
+
+            self._demo_boot = _in_thread("demo-boot", _start_demo, DemoLine)
+
     def _start_rest(self) -> None:
         self._build_core()
+        # The line comes up on its own thread while the widgets are bound here: session
+        # events reach the widgets through queued signals, so none is missed meanwhile.
+        threading.Thread(target=self._start_engine, name="engine-start", daemon=True).start()
         self._build_ui()
         self.server = ipc.Server(self.lock, self._handle_ipc)
-        threading.Thread(target=self._start_engine, name="engine-start", daemon=True).start()
         for problem in self.config.problems:
             log.warning("settings: %s", problem)
         self.handle(self.command)
@@ -149,12 +175,12 @@ class Application:
             label = "embedded"
         self.outbox = Outbox(folder / "outbox.sqlite")
         self._outbox_task = self.runner.submit(self.outbox.run(self.outbox.sender(self.backend)))
-        backend = os.environ.get("LODGEPHONE_AUDIO", "miniaudio")
-        engine_config = EngineConfig(
-            audio_backend=backend,
-            recordings_dir=str(folder / "recordings"),
-        )
-        self.engine = EngineClient(engine_config, stderr=_engine_log(log_dir()))
+        if self.engine is None:  # not booted early (that failed): the error comes at start
+            engine_config = EngineConfig(
+                audio_backend=os.environ.get("LODGEPHONE_AUDIO", "miniaudio"),
+                recordings_dir=str(folder / "recordings"),
+            )
+            self.engine = EngineClient(engine_config, stderr=_engine_log(log_dir()))
         self.session = AgentSession(
             self.engine,
             self.backend,
@@ -165,6 +191,7 @@ class Application:
         )
         self.qt_session = QtSession(self.session)
         self.qt_session.dial_requested.connect(self._remember_dial)
+        self.qt_session.registration_changed.connect(self._note_line_ready)
 
     async def _make_embedded(self, folder: Path) -> Any:
         from crmclient.embedded import EmbeddedCrm
@@ -248,12 +275,24 @@ class Application:
         if ready_file:  # benchmarks: the wall-clock moment the dialer was ready
             Path(ready_file).write_text(f"{time.time():.6f}\n", encoding="utf-8")
 
+    def _note_line_ready(self, line: Any) -> None:
+        """Log (and tell a benchmark) when the first line can place and take calls."""
+        if self.line_ready_at is not None or line.state.value != "registered":
+            return
+        self.line_ready_at = time.perf_counter()
+        log.info("line ready %.0f ms after start", 1000 * (self.line_ready_at - STARTED_AT))
+        ready_file = os.environ.get("LODGEPHONE_READY_FILE")
+        if ready_file:  # second line: the wall-clock moment a line was registered
+            with open(ready_file, "a", encoding="utf-8") as fh:
+                fh.write(f"{time.time():.6f}\n")
+
     def _start_engine(self) -> None:
         """Engine, then (embedded CRM) the demo guest, then the session's provisioning."""
         from app.session.model import ErrorKind
 
         try:
-            hello = self.engine.start()
+            boot = self._engine_boot
+            hello = boot.result(30) if boot is not None else self.engine.start()
             log.info("engine %s up (pid %s)", hello.engine_version, hello.pid)
         except Exception as exc:
             log.error("engine did not start: %s", exc)
@@ -261,9 +300,13 @@ class Application:
         demo_line = None
         if self.demo is not None and not self.settings.crm_url and self.engine.hello:
             try:
-                demo_line = self.demo.DemoLine()
-                info = demo_line.start()
+                if self._demo_boot is not None:
+                    demo_line = self._demo_boot.result(30)
+                else:
+                    demo_line = self.demo.DemoLine()
+                    demo_line.start()
                 self.demo_line = demo_line
+                info = demo_line.info
 
                 async def seed() -> None:
                     self.demo.seed_embedded(self.backend, info.port)
@@ -272,6 +315,8 @@ class Application:
             except Exception:
                 log.exception("demo line did not start")
                 demo_line = None
+        elif self._demo_boot is not None:  # booted early, but not wanted after all
+            self._demo_boot.add_done_callback(_stop_demo)
         self._restore_crm_session()
         try:
             self.session.start().result(20)
@@ -540,6 +585,8 @@ class Application:
         if self.demo_line is not None:
             with contextlib.suppress(Exception):
                 self.demo_line.stop()
+        elif self._demo_boot is not None:  # quit before the demo guest was taken into use
+            self._demo_boot.add_done_callback(_stop_demo)
         if self.engine is not None:
             with contextlib.suppress(Exception):
                 self.engine.stop(timeout=3)
@@ -565,6 +612,37 @@ _PRELOAD = (
     "softphone.client",
     "softphone.config",
 )
+
+
+def _in_thread(name: str, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
+    """``fn(*args)`` on a new daemon thread; its result or exception in the future."""
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def work() -> None:
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return fut
+
+
+def _start_demo(make: Any) -> Any:
+    """Create and start the demo guest (``app.demo.line.DemoLine``); returns it running."""
+    line = make()
+    try:
+        line.start()
+    except BaseException:
+        line.stop()
+        raise
+    return line
+
+
+def _stop_demo(boot: concurrent.futures.Future[Any]) -> None:
+    if not boot.cancelled() and boot.exception() is None:
+        with contextlib.suppress(Exception):
+            boot.result().stop()
 
 
 def _engine_log(folder: Path) -> Any:

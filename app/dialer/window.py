@@ -226,6 +226,9 @@ class DialerWindow(QWidget):
             w.finished.connect(self._back_to_idle)
         return self._wrap_page
 
+    def _build_pages(self) -> None:
+        _ = self.call_page, self.wrap_page
+
     def _wire_pages(self) -> None:
         d = self.dial_page
         d.call_requested.connect(self.dial_requested)
@@ -254,8 +257,9 @@ class DialerWindow(QWidget):
     # ------------------------------------------------------------------ binding
     def bind(self, session: object) -> None:
         """Connect to a `QtSession` (typed loosely so widget tests need no session)."""
-        # Calls can come from now on: build the pages kept out of the first paint.
-        _ = self.call_page, self.wrap_page
+        # Calls can come from now on: build the pages kept out of the first paint, on the
+        # next event-loop turn (a call that comes first builds its page itself).
+        QTimer.singleShot(0, self._build_pages)
         s = session
         s.registration_changed.connect(self.set_line)  # type: ignore[attr-defined]
         s.outbound_options_changed.connect(self.set_options)  # type: ignore[attr-defined]
