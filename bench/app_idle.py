@@ -5,6 +5,8 @@ waits until the line is registered and no call is active, lets it settle, then s
 /proc for ``--seconds``: RSS of the app and of its engine process (the demo guest's own
 engine is reported apart: it is not part of a real deployment), and CPU time used over
 the window. Targets: app + engine 180 MB RSS or less; idle CPU under 0.5 % of one core.
+Also reported: wake-ups per second of each process (context switches of all its threads)
+and its busiest thread, which is where a periodic timer or a polling loop shows up first.
 
     .venv/bin/python bench/app_idle.py [--seconds 20]
 """
@@ -34,6 +36,21 @@ def cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def wakeups(pid: int) -> dict[str, int]:
+    """Context switches so far per thread ("name/tid"); threads that ended are left out."""
+    out: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines())
+        except OSError:
+            continue
+        out[f"{name}/{task.name}"] = int(fields["voluntary_ctxt_switches"]) + int(
+            fields["nonvoluntary_ctxt_switches"]
+        )
+    return out
 
 
 def children(pid: int) -> list[int]:
@@ -105,9 +122,20 @@ def main() -> None:
             pids = {"app": proc.pid, "engine": engine}
             before = {k: cpu_s(p) for k, p in pids.items()}
             demo_before = {p: cpu_s(p) for p in others}
+            woken_before = {k: wakeups(p) for k, p in pids.items()}
             t0 = time.monotonic()
             time.sleep(args.seconds)
             wall = time.monotonic() - t0
+            woken = {}
+            for k, p in pids.items():
+                now = wakeups(p)
+                per = {t: (n - woken_before[k].get(t, 0)) / wall for t, n in now.items()}
+                busiest = max(per, key=lambda t: per[t]) if per else ""
+                woken[k] = {
+                    "per_s": round(sum(per.values()), 1),
+                    "busiest_thread": busiest.split("/")[0],
+                    "busiest_per_s": round(per.get(busiest, 0.0), 1),
+                }
             cpu = {k: (cpu_s(p) - before[k]) / wall * 100 for k, p in pids.items()}
             rss = {k: rss_mb(p) for k, p in pids.items()}
             demo_rss = sum(rss_mb(p) for p in others)
@@ -129,6 +157,13 @@ def main() -> None:
         f"= {total_cpu:.2f} % of a core (target < 0.5 %); demo guest {demo_cpu:.2f} %"
     )
     print(
+        "wake-ups per second: "
+        + ", ".join(
+            f"{k} {w['per_s']} (busiest thread {w['busiest_thread']!r} {w['busiest_per_s']})"
+            for k, w in woken.items()
+        )
+    )
+    print(
         json.dumps(
             {
                 "bench": "app_idle",
@@ -144,6 +179,7 @@ def main() -> None:
                     "total": round(total_cpu, 3),
                     "demo_guest": round(demo_cpu, 3),
                 },
+                "wakeups_per_s": woken,
                 "seconds": round(wall, 1),
                 "targets": {"rss_mb": 180, "cpu_percent": 0.5},
                 "load_average": os.getloadavg()[0],
