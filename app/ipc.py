@@ -1,9 +1,9 @@
 """Single instance: the first process serves, any later one forwards its argv and exits.
 
 Why not QLocalServer: a second process (a click on a ``tel:`` link) must be quick, and
-importing Qt alone costs more than the whole forward. This module uses only the standard
-library, so ``lodgephone tel:...`` connects, sends one JSON line and prints the reply in
-a few tens of milliseconds.
+importing Qt alone costs more than the whole forward. The client side of this module uses
+only light standard-library modules, so ``lodgephone tel:...`` connects, sends one message
+and prints the reply in a few tens of milliseconds.
 
 Who is first is decided by an exclusive lock on a lock file that the first process holds
 for its whole life. The kernel drops the lock when that process dies, however it dies, so:
@@ -11,9 +11,16 @@ for its whole life. The kernel drops the lock when that process dies, however it
 - two processes starting together cannot both listen (only the lock holder binds);
 - a socket file left by a crash is known to be stale (its owner no longer holds the lock)
   and is replaced;
-- a process that loses the race waits for the winner's socket, then forwards to it.
+- a process that loses the race waits for the winner's endpoint, then forwards to it.
 
-Wire format, one JSON object per line each way::
+Transport (the seam is `Transport`): Linux and macOS listen on an AF_UNIX socket in the
+private runtime folder; Windows, where CPython has no AF_UNIX sockets, on a per-user named
+pipe. The server is a `multiprocessing.connection.Listener` on every platform (one code
+path, exercised on Linux with the AF_UNIX family); the POSIX client speaks the same framing
+over a plain socket, so a forwarded link never imports `multiprocessing` (~20 ms).
+
+Framing is that of `multiprocessing.connection`: a 4-byte big-endian length, then that
+many bytes of JSON; one request and one reply per connection::
 
     -> {"v": 1, "argv": ["dial", "+15551234567"], "cwd": "/home/agent"}
     <- {"ok": true, "message": "Dialing +1 555-123-4567", "data": {...}}
@@ -24,8 +31,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import socket
+import struct
 import sys
 import threading
 import time
@@ -36,11 +43,16 @@ from typing import Any
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "ConnectionTransport",
+    "Endpoint",
     "InstanceLock",
     "IpcError",
     "NotRunning",
     "Reply",
     "Server",
+    "SocketTransport",
+    "Transport",
+    "default_transport",
     "forward",
     "runtime_dir",
 ]
@@ -49,6 +61,8 @@ PROTOCOL_VERSION = 1
 MAX_MESSAGE = 64 * 1024
 SOCKET_NAME = "lodgephone.sock"
 LOCK_NAME = "lodgephone.lock"
+PIPE_PREFIX = "\\\\.\\pipe\\lodgephone-"
+_HEADER = struct.Struct("!i")  # multiprocessing.connection's length prefix
 
 #: The server's handler: argv and cwd of the second process in, a reply out.
 Handler = Callable[[list[str], str], "Reply"]
@@ -68,14 +82,14 @@ class Reply:
     message: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
-    def to_line(self) -> bytes:
+    def to_bytes(self) -> bytes:
         body = {"ok": self.ok, "message": self.message, "data": self.data}
-        return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+        return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
-    def from_line(cls, line: bytes) -> Reply:
+    def from_bytes(cls, payload: bytes) -> Reply:
         try:
-            body = json.loads(line)
+            body = json.loads(payload)
         except ValueError as exc:
             raise IpcError("the running app sent an unreadable reply") from exc
         if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
@@ -117,6 +131,109 @@ def _socket_path(folder: Path) -> str:
     return path
 
 
+def _pipe_name(folder: Path) -> str:
+    """A named pipe per runtime folder (so per user, and per test folder): the folder path
+    with everything but letters, digits, '-', '_' and '.' made '-' (no backslashes)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in str(folder))
+    return (PIPE_PREFIX + safe)[:256]
+
+
+# ------------------------------------------------------------------------ the transport
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the instance listens: ``family`` is a `multiprocessing.connection` family
+    ("AF_UNIX": a socket path; "AF_PIPE": a Windows named pipe)."""
+
+    family: str
+    address: str
+
+
+def frame(payload: bytes) -> bytes:
+    """One message as `multiprocessing.connection` sends it (send_bytes)."""
+    if len(payload) > MAX_MESSAGE:
+        raise IpcError("message too large")
+    return _HEADER.pack(len(payload)) + payload
+
+
+class Transport:
+    """How a request reaches the instance. Every transport listens the same way (below);
+    they differ in the client, i.e. in what a forwarded link has to import."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def exchange(self, request: bytes, timeout: float) -> bytes:
+        """Send one request, return the reply's payload. FileNotFoundError or
+        ConnectionRefusedError when nobody listens; IpcError when the exchange fails."""
+        raise NotImplementedError
+
+    def listen(self) -> _Listening:
+        return _Listening(self.endpoint)
+
+
+class SocketTransport(Transport):
+    """POSIX client: a plain AF_UNIX socket speaking the Listener's framing."""
+
+    def exchange(self, request: bytes, timeout: float) -> bytes:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(self.endpoint.address)
+            try:
+                sock.sendall(frame(request))
+                return _read_frame(sock)
+            except TimeoutError as exc:
+                raise IpcError("the running app did not answer in time") from exc
+            except OSError as exc:
+                raise IpcError(f"the running app closed the connection: {exc}") from exc
+
+
+class ConnectionTransport(Transport):
+    """`multiprocessing.connection.Client`: the Windows client (named pipes); it works with
+    AF_UNIX too, which is how Linux tests run this code path."""
+
+    def exchange(self, request: bytes, timeout: float) -> bytes:
+        from multiprocessing.connection import Client
+
+        if len(request) > MAX_MESSAGE:
+            raise IpcError("message too large")
+        conn = Client(self.endpoint.address, family=self.endpoint.family)
+        try:
+            conn.send_bytes(request)
+            if not conn.poll(timeout):
+                raise IpcError("the running app did not answer in time")
+            return conn.recv_bytes(MAX_MESSAGE)
+        except EOFError:
+            raise IpcError("the running app closed the connection without answering") from None
+        except OSError as exc:
+            raise IpcError(f"the running app closed the connection: {exc}") from exc
+        finally:
+            conn.close()
+
+
+def default_transport(folder: Path, platform: str = sys.platform) -> Transport:
+    """Named pipe on Windows (no AF_UNIX in CPython there), AF_UNIX socket elsewhere."""
+    if platform == "win32":
+        return ConnectionTransport(Endpoint("AF_PIPE", _pipe_name(folder)))
+    return SocketTransport(Endpoint("AF_UNIX", _socket_path(folder)))
+
+
+def _read_frame(sock: socket.socket) -> bytes:
+    (size,) = _HEADER.unpack(_read_exactly(sock, _HEADER.size))
+    if not 0 <= size <= MAX_MESSAGE:
+        raise IpcError("message too large")
+    return _read_exactly(sock, size)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = sock.recv(size - len(buf))
+        if not chunk:
+            raise IpcError("the running app closed the connection without answering")
+        buf += chunk
+    return bytes(buf)
+
+
 # ----------------------------------------------------------------------------- client side
 def forward(
     argv: list[str],
@@ -124,6 +241,7 @@ def forward(
     folder: Path | None = None,
     timeout: float = 5.0,
     wait_for_start: float = 5.0,
+    transport: Transport | None = None,
 ) -> Reply:
     """Send ``argv`` to the running instance and return its reply.
 
@@ -132,49 +250,21 @@ def forward(
     ``wait_for_start`` seconds for it.
     """
     folder = folder or runtime_dir()
-    path = _socket_path(folder)
+    transport = transport or default_transport(folder)
+    message = {"v": PROTOCOL_VERSION, "argv": list(argv), "cwd": os.getcwd()}
+    request = json.dumps(message).encode()
+    if len(request) > MAX_MESSAGE:
+        raise IpcError("the command line is too long to forward")
     deadline = time.monotonic() + wait_for_start
     delay = 0.01
     while True:
         try:
-            return _send(path, argv, timeout)
+            return Reply.from_bytes(transport.exchange(request, timeout))
         except (FileNotFoundError, ConnectionRefusedError):
             if not _lock_is_held(folder) or time.monotonic() > deadline:
                 raise NotRunning("Lodgestory Phone is not running") from None
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
-
-
-def _send(path: str, argv: list[str], timeout: float) -> Reply:
-    message = {"v": PROTOCOL_VERSION, "argv": list(argv), "cwd": os.getcwd()}
-    data = json.dumps(message).encode() + b"\n"
-    if len(data) > MAX_MESSAGE:
-        raise IpcError("the command line is too long to forward")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(path)
-        try:
-            sock.sendall(data)
-            line = _read_line(sock)
-        except TimeoutError as exc:
-            raise IpcError("the running app did not answer in time") from exc
-        except OSError as exc:
-            raise IpcError(f"the running app closed the connection: {exc}") from exc
-    if not line:
-        raise IpcError("the running app closed the connection without answering")
-    return Reply.from_line(line)
-
-
-def _read_line(sock: socket.socket) -> bytes:
-    buf = bytearray()
-    while b"\n" not in buf:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-        if len(buf) > MAX_MESSAGE:
-            raise IpcError("message too large")
-    return bytes(buf.split(b"\n", 1)[0])
 
 
 # ------------------------------------------------------------------------------ the lock
@@ -242,79 +332,127 @@ def _lock_is_held(folder: Path) -> bool:
 
 
 # ----------------------------------------------------------------------------- server side
+class _Listening:
+    """A `multiprocessing.connection.Listener` (no authkey: the endpoint is private to the
+    user: a 0600 socket in a 0700 folder, or a pipe whose default DACL gives other users
+    read access only). Created on the server thread: its imports stay off the UI thread."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        from multiprocessing.connection import Listener
+
+        self.endpoint = endpoint
+        if endpoint.family == "AF_UNIX":
+            # we hold the lock, so a socket file here was left by a dead instance
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(endpoint.address)
+            old_umask = os.umask(0o177)
+            try:
+                self._listener = Listener(endpoint.address, family="AF_UNIX", backlog=16)
+            finally:
+                os.umask(old_umask)
+        else:
+            self._listener = Listener(endpoint.address, family=endpoint.family)
+
+    def accept(self) -> Any:
+        return self._listener.accept()
+
+    def wake(self) -> None:
+        """Unblock a pending `accept` (a Windows pipe accept cannot be interrupted any
+        other way): connect once and hang up."""
+        from multiprocessing.connection import Client
+
+        with contextlib.suppress(OSError):
+            Client(self.endpoint.address, family=self.endpoint.family).close()
+
+    def close(self) -> None:
+        self._listener.close()
+        if self.endpoint.family == "AF_UNIX":
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.endpoint.address)
+
+
 class Server:
-    """Listens on the instance socket in a thread; each request goes to ``handler``.
+    """Listens on the instance endpoint in a thread; each request goes to ``handler``.
 
     ``handler`` runs on the server thread; the app's handler hops to the Qt main thread and
     waits for the answer there (with a deadline), so a slow UI never blocks this thread
-    forever. Requests are served one at a time, in arrival order.
+    forever. Requests are served one at a time, in arrival order; a client that stops in
+    the middle of a message holds the server only until that client exits (its own
+    timeout), when the connection closes.
+
+    The endpoint is opened on the server thread (no import on the caller's thread);
+    forwarders wait for it while the lock is held. `wait_ready` blocks until it is open.
     """
 
-    def __init__(self, lock: InstanceLock, handler: Handler) -> None:
+    def __init__(
+        self, lock: InstanceLock, handler: Handler, transport: Transport | None = None
+    ) -> None:
         if not lock.held:
             raise IpcError("only the process holding the instance lock may listen")
         self._handler = handler
-        self.path = _socket_path(lock.folder)
-        # We hold the lock, so any socket file here was left by a dead instance.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old_umask = os.umask(0o177)
-        try:
-            self._sock.bind(self.path)
-        finally:
-            os.umask(old_umask)
-        self._sock.listen(16)
-        self._sock.setblocking(False)
-        self._wake_r, self._wake_w = socket.socketpair()
+        self.transport = transport or default_transport(lock.folder)
+        self.endpoint = self.transport.endpoint
+        self.path = self.endpoint.address
+        self.error: Exception | None = None
+        self._listening: _Listening | None = None
+        self._ready = threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lodgephone-ipc", daemon=True)
         self._thread.start()
+
+    def wait_ready(self, timeout: float = 5.0) -> None:
+        """Block until the endpoint is open; raise IpcError if it could not be."""
+        if not self._ready.wait(timeout):
+            raise IpcError("the instance endpoint did not open in time")
+        if self.error is not None:
+            raise IpcError(f"cannot listen on {self.path}: {self.error}") from self.error
 
     def close(self) -> None:
         if self._closed.is_set():
             return
         self._closed.set()
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"x")
+        self._ready.wait(5)
+        if self._listening is not None:
+            self._listening.wake()
         self._thread.join(timeout=5)
-        self._sock.close()
-        self._wake_r.close()
-        self._wake_w.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        if self._listening is not None:
+            self._listening.close()
 
     def _run(self) -> None:
-        sel = selectors.DefaultSelector()
-        sel.register(self._sock, selectors.EVENT_READ)
-        sel.register(self._wake_r, selectors.EVENT_READ)
         try:
-            while not self._closed.is_set():
-                for key, _ in sel.select():
-                    if key.fileobj is self._wake_r:
-                        return
-                    try:
-                        conn, _addr = self._sock.accept()
-                    except BlockingIOError:
-                        continue
-                    with conn:
-                        self._serve(conn)
-        finally:
-            sel.close()
+            listening = self._listening = self.transport.listen()
+        except Exception as exc:  # reported through wait_ready and the app's log
+            import logging
 
-    def _serve(self, conn: socket.socket) -> None:
-        conn.setblocking(True)
-        conn.settimeout(2.0)
+            logging.getLogger(__name__).error("single instance: cannot listen: %s", exc)
+            self.error = exc
+            return
+        finally:
+            self._ready.set()
+        while not self._closed.is_set():
+            try:
+                conn = listening.accept()
+            except OSError:
+                if self._closed.is_set():
+                    return
+                continue
+            with conn:
+                if self._closed.is_set():
+                    return
+                self._serve(conn)
+
+    def _serve(self, conn: Any) -> None:
         try:
-            line = _read_line(conn)
-            reply = self._answer(line)
-            conn.sendall(reply.to_line())
-        except (OSError, IpcError):
+            if not conn.poll(2.0):
+                return
+            request = conn.recv_bytes(MAX_MESSAGE)
+            conn.send_bytes(self._answer(request).to_bytes())
+        except (OSError, EOFError, IpcError):
             return  # the client went away or sent junk; nothing to tell it
 
-    def _answer(self, line: bytes) -> Reply:
+    def _answer(self, payload: bytes) -> Reply:
         try:
-            request = json.loads(line)
+            request = json.loads(payload)
         except ValueError:
             return Reply(False, "unreadable request")
         if not isinstance(request, dict) or request.get("v") != PROTOCOL_VERSION:
