@@ -22,6 +22,7 @@ import pjsua2 as pj
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from softphone.audio.bridge import AudioBridge
+from softphone.audio.priority import promote_threads_named
 from softphone.engine import (  # states: the one module that knows pjsua2 call states
     mediaconf,
     states,
@@ -101,6 +102,7 @@ def main() -> int:
     tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     port = ep.transportGetInfo(tid).localName.split(":")[-1]
     ep.libStart()
+    promote_threads_named(("media",))  # as the engine does (softphone/engine/core.py)
     for c in ep.codecEnum2():
         ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(args.codec) else 0)
 

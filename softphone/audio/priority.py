@@ -41,3 +41,27 @@ def promote_current_thread() -> bool:
             )
     _local.promoted = granted
     return granted
+
+
+def promote_threads_named(names: tuple[str, ...]) -> int:
+    """Promote this process's threads whose kernel name is in `names` (threads a C library
+    started and that never run Python, e.g. PJSIP's RTP worker "media"); Linux only.
+    Returns how many were promoted."""
+    if os.environ.get("LODGEPHONE_AUDIO_RT", "1") == "0":
+        return 0
+    setter = getattr(os, "sched_setscheduler", None)
+    policy = getattr(os, "SCHED_RR", None)
+    tasks = "/proc/self/task"
+    if setter is None or policy is None or not os.path.isdir(tasks):
+        return 0
+    promoted = 0
+    for tid in os.listdir(tasks):
+        try:
+            with open(f"{tasks}/{tid}/comm") as fh:
+                if fh.read().strip() not in names:
+                    continue
+            setter(int(tid), policy, os.sched_param(RT_PRIORITY))
+            promoted += 1
+        except OSError as exc:
+            log.debug("audio: no real-time priority for thread %s: %s", tid, exc)
+    return promoted

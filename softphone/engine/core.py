@@ -20,6 +20,7 @@ import pjsua2 as pj
 
 from softphone import commands as c
 from softphone import protocol
+from softphone.audio.priority import promote_threads_named
 from softphone.config import EngineConfig
 from softphone.engine import mediaconf, states
 from softphone.engine.base import CommandError
@@ -128,6 +129,8 @@ class Engine(InCallOps):
         self.ep.libStart()
         self._waker = Waker(self.ep)
         self.wake = self._waker.wake
+        # PJSIP's RTP worker: a starved one delays packets into the jitter buffer's gaps.
+        promote_threads_named(("media",))
         # SIP is ready now; the audio bridge (numpy, device backend) comes up in the first
         # loop pass, right after the commands already queued (a restart's re-added accounts),
         # so neither the hello nor re-registration waits for audio imports.

@@ -21,6 +21,7 @@ from softphone.events import (
     AudioStarted,
     CallStateChanged,
     Event,
+    IncomingCallReceived,
 )
 from softphone.types import CallState
 from tests.rig.pulse import PulseRig, Recording
@@ -29,7 +30,7 @@ from tests.rig.waiting import EventLog, wait_until
 
 pytestmark = [pytest.mark.pulse, pytest.mark.slow]
 RATE = 16_000
-ENGINE = EngineConfig(rtp_bind_address="127.0.0.1", log_level=1, audio_backend="miniaudio")
+ENGINE = EngineConfig(rtp_bind_address="127.0.0.1", log_level=3, audio_backend="miniaudio")
 
 
 @dataclass
@@ -51,9 +52,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
         yield pulse
 
 
-def _phone(
-    rig: PulseRig, name: str, mic: str, spk: str, auto_answer: bool, path: str
-) -> Phone:
+def _phone(rig: PulseRig, name: str, mic: str, spk: str, *, auto_answer: bool, path: str) -> Phone:
     log_path = rig.root / f"engine-{name}-{path}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the engine writes it until the rig goes
     env = rig.env_for_clients()
@@ -172,3 +171,41 @@ def test_plugging_a_device_reaches_the_client(rig: PulseRig, phones: tuple[Phone
         "AudioDevicesChanged without the headset",
         since=since,
     )
+
+
+def test_call_waiting_beeps_over_the_call_on_the_agents_speaker(
+    rig: PulseRig, phones: tuple[Phone, Phone]
+) -> None:
+    a, b = phones
+    rig.stop_playing()  # earlier tests' tones may still be playing
+    b.client.set_devices(input_id="b_mic.monitor", output_id="b_spk", ringer_id="b_spk")
+    a_ear = rig.record("a_spk.monitor")
+    first = a.client.make_call("a", b.uri)
+    _in_call(a)
+    voice = rig.play("b_mic", sine(700.0, 30.0, RATE, 0.5))
+    wait_until(lambda: _tone_seconds(a_ear, 700.0) >= 0.5, 20, "B's voice on A's speaker")
+    voice.stop()  # B pauses, so the beep is the only tone on A's speaker
+    since = a.events.mark()
+    second = b.client.make_call("b", a.uri)  # a second call reaches A during the first
+    waiting = a.events.wait_for(
+        lambda e: isinstance(e, IncomingCallReceived) and e.waiting, 10, "call waiting", since=since
+    )
+    assert isinstance(waiting, IncomingCallReceived)
+    # two 200 ms beeps at 440 Hz over the call, and the call's audio goes on
+    wait_until(
+        lambda: analyse(a_ear.samples(), RATE, 440.0, window=0.01).tone_windows >= 15,
+        10,
+        "the waiting beep on A's speaker",
+    )
+    heard = _tone_seconds(a_ear, 700.0)
+    rig.play("b_mic", sine(700.0, 30.0, RATE, 0.5))
+    wait_until(lambda: _tone_seconds(a_ear, 700.0) >= heard + 0.5, 10, "B's voice after the beep")
+    b.client.hangup(second)
+    a.client.hangup(first)
+    for phone in (a, b):
+        phone.events.wait_for(
+            lambda e: isinstance(e, CallStateChanged) and e.state is CallState.ENDED,
+            10,
+            "hang-up",
+            since=since,
+        )

@@ -282,6 +282,12 @@ class PulseRig:
         self._playbacks.append(play)
         return play
 
+    def stop_playing(self) -> None:
+        """Silence every sink this rig is playing into (a test that needs quiet)."""
+        for play in self._playbacks:
+            play.stop()
+        self._playbacks.clear()
+
     def record(
         self, source: str, path: Path | None = None, latency_msec: int = RIG_LATENCY_MSEC
     ) -> Recording:
