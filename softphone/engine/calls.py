@@ -138,7 +138,7 @@ class EngineCall(pj.Call):  # type: ignore[misc]
 class CallOps(AccountOps):
     gate: GateAccount | None = None  # takes the INVITEs we have no media room for
     admitted_at: float | None = None  # an INVITE let through, not yet seen as a call
-    refused_count = 0  # INVITEs the gate refused since the last EngineWarned
+    refused: dict[int, int] = {}
 
     # hooks implemented by InCallOps
     def connect_media(self, call: EngineCall) -> None:
@@ -271,6 +271,7 @@ class CallOps(AccountOps):
         _PINNED.append(gate)  # never collected, not even after libDestroy (nor its calls)
         self.gate = gate
         self.ep.onSelectAccount = self.on_select_account
+        self.ep.onRejectedIncomingCall = self.on_rejected_incoming
 
     def on_select_account(self, prm: Any) -> None:
         """PJSIP is about to create a call for an out-of-dialog request (before any media):
@@ -295,20 +296,35 @@ class CallOps(AccountOps):
         self.admitted_at = time.monotonic()
 
     def _refused(self) -> None:
-        self.refused_count += 1
-        if self.refused_count == 1:
+        self._count_refusal(503)
+
+    def on_rejected_incoming(self, prm: Any) -> None:
+        """PJSIP turned an INVITE away itself (e.g. 486 when all call slots are taken)."""
+        self._count_refusal(int(prm.statusCode))
+
+    def _count_refusal(self, code: int) -> None:
+        if not self.refused:  # a new burst: a fresh dict of our own (never the class's)
+            self.refused = {}
             self.later(_REFUSAL_REPORT_S, self._report_refusals)
+        self.refused[code] = self.refused.get(code, 0) + 1
 
     def _refused_call_ended(self) -> None:
         self.defer(self._prune_graveyard)
 
     def _report_refusals(self) -> None:
-        count, self.refused_count = self.refused_count, 0
-        log.warning("refused %d inbound INVITE(s) with 503: too many calls at once", count)
+        """One warning per burst: the app can tell the agent callers were turned away."""
+        counts, self.refused = self.refused, {}
+        why = {
+            503: "503: more calls started or ended within a second than the engine can "
+            "open audio for; callers are asked to retry after 1 s",
+            486: f"486 busy: {CALL_SLOTS} calls were up already",
+        }
+        parts = [f"{n} with {why.get(code, str(code))}" for code, n in sorted(counts.items())]
+        total = sum(counts.values())
+        log.warning("refused %d inbound INVITE(s): %s", total, counts)
         self.emit(
             EngineWarned(
-                f"{count} inbound call(s) refused (503, retry after 1 s): more calls started "
-                f"or ended within a second than the engine can open audio for",
+                f"{total} inbound call(s) refused: " + "; ".join(parts),
                 "inbound_calls_refused",
             )
         )

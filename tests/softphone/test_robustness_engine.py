@@ -396,7 +396,8 @@ def test_a_fifth_concurrent_call_is_refused_with_a_reason() -> None:
     """The pjsua2 wheel holds at most 4 calls at once (PJSUA_MAX_CALLS; asking for more is
     clamped without a word). A 5th outbound call is refused with resources_exhausted and
     a message that says why; a 5th inbound INVITE gets 486 Busy before any socket is
-    opened; the four live calls are untouched, and once one ends a new call goes out."""
+    opened (the app is told once); the four live calls are untouched, and once one ends
+    a new call goes out."""
     pbx = RawUas(early_media=False)  # rings and never answers
     dialer = start_phone("dialer", replace(ENGINE, max_outbound_calls=0))
     intruder = RawUac(dialer.account.local_port)
@@ -409,8 +410,14 @@ def test_a_fifth_concurrent_call_is_refused_with_a_reason() -> None:
         refused = _refused(dialer, pbx.uri)
         assert refused.code is ErrorCode.RESOURCES_EXHAUSTED
         assert "4 calls" in refused.message, refused.message
+        w0 = dialer.events.mark()
         intruder.invite()
         assert intruder.wait_status(486).startswith("SIP/2.0 486")
+        # the agent learns a caller was turned away (once per burst, not per INVITE)
+        warned = dialer.events.wait_for(
+            EngineWarned, lambda e: e.code == "inbound_calls_refused", start=w0
+        )
+        assert "1 inbound call(s) refused" in warned.message and "486" in warned.message
         assert set(dialer.client.active_calls) == set(calls)
         assert all(dialer.client.active_calls[c].state is CallState.RINGING for c in calls)
         assert dialer.client.pid == pid
