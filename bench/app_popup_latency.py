@@ -33,8 +33,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app_rig import ROOT, RunningApp, Sniffer, app_environment, exit_now, summary, wait_until
+from app_rig import (
+    ROOT,
+    RunningApp,
+    Sniffer,
+    app_environment,
+    run_bench,
+    summary,
+    wait_until,
+)
 
+#: Pause before each call: the engine keeps a call's RTP sockets for ~0.5 s after it ends
+#: and answers 503 to INVITEs beyond its media budget (flood guard); agents are never rung
+#: or dial that fast, so the bench waits instead of measuring the guard.
+PACE_S = 1.0
 TARGET_MS = 100.0
 #: What the popup says until the CRM has matched the caller to a contact.
 NOT_MATCHED = "Not in your contacts"
@@ -43,6 +55,13 @@ NOT_MATCHED = "Not in your contacts"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rings", type=int, default=20)
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=PACE_S,
+        help="seconds between calls (the engine counts a call's media for 0.5 s after it "
+        "ends and refuses INVITEs in a burst with 503)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="lp-popup-"))
     app_environment(tmp)
@@ -104,6 +123,7 @@ def main() -> None:
         app.engine.subscribe(on_engine)
         rows: list[dict[str, float]] = []
         for ring in range(args.rings):
+            time.sleep(args.pace)  # see --pace
             sniffer.drain()
             guest_call = guest.make_call(GUEST_ACCOUNT, agent_uri)
             wire = sniffer.next(dport=agent_port)["t_ns"]
@@ -178,8 +198,7 @@ def main() -> None:
         f"load average {result['load_average']}"
     )
     print(json.dumps(result), flush=True)
-    exit_now(0)
 
 
 if __name__ == "__main__":
-    main()
+    run_bench(main)

@@ -83,6 +83,7 @@ class Sniffer:
             )
         self.packets: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, name="sniffer", daemon=True).start()
+        _children.append(self)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -121,6 +122,9 @@ class Sniffer:
             self.proc.wait()
 
 
+_children: list[Sniffer] = []
+
+
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``cond`` (between measurements only) until true or fail with ``what``."""
     deadline = time.monotonic() + timeout
@@ -138,15 +142,19 @@ class RunningApp:
     """
 
     def __init__(self, *, minimized: bool = False) -> None:
-        from app import ipc
+        from app import crash, ipc
         from app.application import Application
         from app.cli import parse_args
         from app.demo import line
+        from app.logs import log_dir, setup_logging
 
         def no_ring(self: Any, agent_uri: str, delay_s: float = 0.0) -> None:
             return None
 
         line.DemoLine.ring_agent_later = no_ring  # type: ignore[method-assign]
+        # As app.application.run() does: the log file (and crash reports) in the log folder.
+        setup_logging(log_dir(), console=False)
+        crash.install(log_dir())
         self.lock = ipc.InstanceLock()
         if not self.lock.acquire():
             raise SystemExit("another app instance holds the lock in this runtime folder")
@@ -205,8 +213,27 @@ class RunningApp:
         return int(added.local_port)
 
 
+def run_bench(main: Callable[[], None]) -> None:
+    """Run a bench's ``main`` and leave without interpreter teardown, also on failure."""
+    import traceback
+
+    try:
+        main()
+    except BaseException as exc:
+        if not isinstance(exc, SystemExit):
+            traceback.print_exc()
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+        if isinstance(exc, SystemExit) and isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+        exit_now(code)
+    exit_now(0)
+
+
 def exit_now(code: int = 0) -> None:
     """Leave like the app does: no interpreter teardown of Qt objects (it has crashed)."""
+    for child in _children:
+        if child.proc.poll() is None:
+            child.close()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
