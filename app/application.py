@@ -82,6 +82,7 @@ class Application:
         self.server: ipc.Server | None = None
         self.last_dial: str = ""
         self.ready_at: float | None = None
+        self._first_frame: Any = None
         self.line_ready_at: float | None = None
         self._outbox_task: concurrent.futures.Future[Any] | None = None
         self._engine_boot: concurrent.futures.Future[Any] | None = None
@@ -90,18 +91,19 @@ class Application:
     # ------------------------------------------------------------------ start-up
     def start(self) -> None:
         """Dialer first (the agent sees it at once), the rest once its modules are loaded."""
-        from PySide6.QtCore import QTimer
-
-        self._build_dialer()
         # The session, engine client and CRM modules take ~0.4 s of CPU to import (several
         # seconds on a loaded machine). Importing them on a helper thread keeps the dialer
         # painting and taking keys meanwhile (the GIL is handed over every few ms); the
         # objects themselves are still built here, on the Qt thread, once they are loaded.
-        # The thread starts after the dialer's first paint: before it, sharing the GIL
+        # The thread starts after the dialer's first frame: before it, sharing the GIL
         # made the dialer appear ~0.3 s later.
-        QTimer.singleShot(0, self._start_preload)
+        self._build_dialer()
 
-    def _start_preload(self) -> None:
+    def _dialer_shown(self) -> None:
+        """The dialer's first frame is on screen (or it starts hidden): the rest may come."""
+        if self.ready_at is not None:
+            return
+        self._mark_ready()
         threading.Thread(target=self._preload, name="preload", daemon=True).start()
 
     def _preload(self) -> None:
@@ -218,10 +220,18 @@ class Application:
         self.config.subscribe(follow_theme)
         self.dialer = DialerWindow()
         minimized = self.command.minimized or self.settings.start_minimized
-        if not minimized:
-            self.show_dialer()
-        # "Ready" is after the first event-loop turn: the window is painted by then.
-        QTimer.singleShot(0, self._mark_ready)
+        if minimized:
+            QTimer.singleShot(0, self._dialer_shown)
+            return
+        # "Ready" is the dialer's first frame handed to the window system (on X11 that is
+        # after the server's Expose, some event-loop turns after show()); without an
+        # Expose (a platform or window manager that never sends one) a second at most.
+        self.dialer.winId()  # the native window, so its first Expose can be watched
+        handle = self.dialer.windowHandle()
+        if handle is not None:
+            self._first_frame = _watch_first_frame(handle, self._dialer_shown)
+        QTimer.singleShot(1000, self._dialer_shown)
+        self.show_dialer()
 
     def _build_ui(self) -> None:
         self.dialer.bind(self.qt_session)
@@ -612,6 +622,26 @@ _PRELOAD = (
     "softphone.client",
     "softphone.config",
 )
+
+
+def _watch_first_frame(window: Any, done: Any) -> Any:
+    """An event filter on ``window`` that calls ``done()`` once its first exposed frame has
+    been painted and flushed, then removes itself. Built here so that importing this
+    module stays free of Qt."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class FirstFrame(QObject):
+        def eventFilter(self, watched: Any, event: Any) -> bool:
+            if event.type() != QEvent.Type.Expose or not window.isExposed():
+                return False
+            window.removeEventFilter(self)
+            window.event(event)  # paint and flush the frame now, then say so
+            done()
+            return True
+
+    probe = FirstFrame(window)
+    window.installEventFilter(probe)
+    return probe
 
 
 def _in_thread(name: str, fn: Any, *args: Any) -> concurrent.futures.Future[Any]:
