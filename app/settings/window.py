@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -27,12 +25,17 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.config import ConfigStore, SettingInvalid, SettingLocked
+from app.mainwindow import look
 from app.mainwindow.look import follow, lock_pixmap
 from app.session.model import AudioDevicesListed, LineStatus
 from app.settings import desktop
+from app.settings.audiocheck import AudioCheck
+from app.widgets.level import LevelMeter
 
 LOCKED = "(set by your organisation)"
+LOCKED_NOTE = "Locked: set by your organisation"
 RINGTONES = ("classic", "soft", "digital")
+METER_MS = 50
 
 
 class SettingsWindow(QWidget):
@@ -40,7 +43,13 @@ class SettingsWindow(QWidget):
     #: keyring. The password never leaves this signal (the field is cleared at once).
     sign_in_requested = Signal(str, str)
 
-    def __init__(self, config: ConfigStore, session: Any = None, parent: QWidget | None = None):
+    def __init__(
+        self,
+        config: ConfigStore,
+        session: Any = None,
+        parent: QWidget | None = None,
+        audio_check: AudioCheck | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Lodgestory Phone: Settings")
         self.setObjectName("settingsWindow")
@@ -48,9 +57,10 @@ class SettingsWindow(QWidget):
         self.config = config
         self._session = session
         self._lines: dict[str, LineStatus] = {}
-        self._meter_device: Any = None
+        self._audio: AudioCheck | None = audio_check  # opened at the first test
         self._locks: list[QLabel] = []
-        self._lock_boxes: list[QCheckBox] = []
+        self._labels: list[QLabel] = []
+        self._slots: list[QWidget] = []  # the right-hand button column of the audio card
         self._message_tone = ""
         theme.ensure()  # the product look before any child is built
         outer = QVBoxLayout(self)
@@ -72,13 +82,14 @@ class SettingsWindow(QWidget):
         body = QWidget()
         self.body = QVBoxLayout(body)
         self.body.setContentsMargins(20, 4, 20, 16)
-        self.body.setSpacing(2)
+        self.body.setSpacing(0)
         scroll.setWidget(body)
         outer.addWidget(scroll, 1)
         self.message = QLabel("")
         self.message.setObjectName("settingsMessage")
         self.message.setWordWrap(True)
         self.message.setContentsMargins(20, 6, 20, 10)
+        self.message.hide()
         outer.addWidget(self.message)
         if config.policy.source:
             policy = QFrame()
@@ -86,13 +97,18 @@ class SettingsWindow(QWidget):
             policy.setProperty("tone", "info")
             prow = QHBoxLayout(policy)
             prow.setContentsMargins(10, 8, 10, 8)
+            prow.setSpacing(8)
             self._policy_lock = QLabel()
+            self._policy_lock.setAlignment(Qt.AlignmentFlag.AlignTop)
             self._locks.append(self._policy_lock)
             prow.addWidget(self._policy_lock)
-            note = QLabel(f"Settings marked {LOCKED} are managed by IT ({config.policy.source}).")
-            note.setWordWrap(True)
-            prow.addWidget(note, 1)
-            self.body.addSpacing(12)
+            self.policy_note = QLabel(
+                "Settings with a padlock are managed by your organisation "
+                f"(policy file {config.policy.source})."
+            )
+            self.policy_note.setWordWrap(True)
+            prow.addWidget(self.policy_note, 1)
+            self.body.addSpacing(14)
             self.body.addWidget(policy)
         s = config.settings
 
@@ -113,26 +129,22 @@ class SettingsWindow(QWidget):
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("Stored in the system keyring, never in a file")
+        self.password.returnPressed.connect(self._sign_in)
         self.sign_in = QPushButton("Sign in")
         self.sign_in.setObjectName("primaryButton")
-        pw_row = QWidget()
-        pw = QHBoxLayout(pw_row)
-        pw.setContentsMargins(0, 0, 0, 0)
-        pw.addWidget(self.password, 1)
-        pw.addWidget(self.sign_in)
-        crm.addRow("Password", pw_row)
+        crm.addRow(self._label("Password"), _beside(self.password, self.sign_in))
         self.sign_in.clicked.connect(self._sign_in)
 
         # Accounts from provisioning.
         self.accounts_box = self._card("Calling accounts (from your CRM)")
         self.accounts = QVBoxLayout(self.accounts_box)
-        self.accounts.setContentsMargins(12, 12, 12, 12)
+        self.accounts.setContentsMargins(14, 12, 14, 12)
         self.accounts.setSpacing(6)
         self.accounts_empty = QLabel("No calling account yet.")
         self.accounts_empty.setProperty("role", "muted")
         self.accounts.addWidget(self.accounts_empty)
 
-        # Audio.
+        # Audio: one column of devices, one column of test buttons.
         audio = self._group("Audio")
         self.input = QComboBox()
         self.output = QComboBox()
@@ -143,31 +155,24 @@ class SettingsWindow(QWidget):
             (self.ringer, "audio_ringer"),
         ):
             combo.addItem("System default", "")
+            combo.setCurrentIndex(max(0, combo.findData(getattr(s, key))))
             combo.currentIndexChanged.connect(
                 lambda _i, c=combo, k=key: self._save(k, c.currentData() or "")
             )
-        self._row(audio, "Microphone", self.input, "audio_input")
-        self._row(audio, "Speaker", self.output, "audio_output")
-        self._row(audio, "Ringer", self.ringer, "audio_ringer")
-        self.meter = QProgressBar()
-        self.meter.setObjectName("micMeter")
-        self.meter.setRange(0, 100)
-        self.meter.setTextVisible(False)
-        self.meter.setFixedHeight(10)
-        self.mic_test = QPushButton("Test microphone")
-        self.mic_test.setObjectName("secondaryButton")
+        self.mic_test = self._test_button("Test", "Show how loud this microphone hears you")
         self.mic_test.setCheckable(True)
         self.mic_test.toggled.connect(self._toggle_meter)
-        meter_row = QWidget()
-        mr = QHBoxLayout(meter_row)
-        mr.setContentsMargins(0, 0, 0, 0)
-        mr.addWidget(self.meter, 1)
-        mr.addWidget(self.mic_test)
-        audio.addRow("Mic level", meter_row)
-        self.test_tone = QPushButton("Play test tone")
-        self.test_tone.setObjectName("secondaryButton")
-        self.test_tone.clicked.connect(self._play_tone)
-        audio.addRow("", _left(self.test_tone))
+        self.test_tone = self._test_button("Test", "Play a test tone on this speaker")
+        self.test_tone.clicked.connect(lambda: self._play_tone(ring=False))
+        self.ring_test = self._test_button("Test", "Play the ringtone on this device")
+        self.ring_test.clicked.connect(lambda: self._play_tone(ring=True))
+        self._row(audio, "Microphone", self._slot(self.input, self.mic_test), "audio_input")
+        self.meter = LevelMeter()
+        self.meter.setObjectName("micMeter")
+        self._meter_row = _centred(self.meter)
+        audio.addRow(self._label("Input level"), self._meter_row)
+        self._row(audio, "Speaker", self._slot(self.output, self.test_tone), "audio_output")
+        self._row(audio, "Ringer", self._slot(self.ringer, self.ring_test), "audio_ringer")
         self.ringtone = QComboBox()
         for name in RINGTONES:
             self.ringtone.addItem(name.capitalize(), name)
@@ -175,11 +180,13 @@ class SettingsWindow(QWidget):
         self.ringtone.currentIndexChanged.connect(
             lambda _i: self._save("ringtone", self.ringtone.currentData())
         )
-        self._row(audio, "Ringtone", self.ringtone, "ringtone")
+        self._row(audio, "Ringtone", self._slot(self.ringtone, None), "ringtone")
         self.audio_note = QLabel("")
+        self.audio_note.setObjectName("audioNote")
         self.audio_note.setProperty("role", "muted")
         self.audio_note.setWordWrap(True)
-        audio.addRow("", self.audio_note)
+        self.audio_note.hide()
+        audio.addRow(self.audio_note)
 
         # Behaviour.
         calls = self._group("Calls and start-up")
@@ -194,10 +201,10 @@ class SettingsWindow(QWidget):
         self.link_handler = QPushButton("Open tel:, sip: and callto: links with this app")
         self.link_handler.setObjectName("secondaryButton")
         self.link_handler.clicked.connect(self._register_links)
-        calls.addRow("", _left(self.link_handler))
+        calls.addRow(_left(self.link_handler))
 
         # Appearance.
-        look = self._group("Appearance")
+        appearance = self._group("Appearance")
         self.theme = QComboBox()
         for label, value in (("Follow the system", "system"), ("Light", "light"), ("Dark", "dark")):
             self.theme.addItem(label, value)
@@ -205,27 +212,32 @@ class SettingsWindow(QWidget):
         self.theme.currentIndexChanged.connect(
             lambda _i: self._save("theme", self.theme.currentData())
         )
-        self._row(look, "Theme", self.theme, "theme")
+        self._row(appearance, "Theme", self.theme, "theme")
 
         self.body.addStretch(1)
         follow(self, self._restyle)
+        self._align_columns()
         if session is not None:
             session.registration_changed.connect(self.set_line)
             session.audio_devices_listed.connect(self.set_devices)
+            # The session asked the engine at start: a window opened later lists them now.
+            self.set_devices(session.last_devices)
             for line in session.lines():
                 self.set_line(line)
         self._meter_timer = QTimer(self)
-        self._meter_timer.setInterval(50)
-        self._meter_level = 0.0
-        self._meter_timer.timeout.connect(lambda: self.meter.setValue(int(self._meter_level)))
+        self._meter_timer.setInterval(METER_MS)
+        self._meter_timer.timeout.connect(self._show_level)
+        self._tone_timer = QTimer(self)
+        self._tone_timer.setSingleShot(True)
+        self._tone_timer.timeout.connect(self._tone_done)
 
     # ------------------------------------------------------------------ building
     def _card(self, title: str) -> QFrame:
         heading = QLabel(title)
         heading.setObjectName("cardTitle")
-        self.body.addSpacing(14)
+        self.body.addSpacing(18)
         self.body.addWidget(heading)
-        self.body.addSpacing(6)
+        self.body.addSpacing(8)
         card = QFrame()
         card.setObjectName("settingsCard")
         self.body.addWidget(card)
@@ -234,69 +246,128 @@ class SettingsWindow(QWidget):
     def _group(self, title: str) -> QFormLayout:
         form = QFormLayout(self._card(title))
         form.setContentsMargins(14, 12, 14, 12)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        # Labels sit at the top of their row, as tall as one field: a field with a note
+        # under it keeps its label on its first line.
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         form.setHorizontalSpacing(16)
         form.setVerticalSpacing(10)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
         return form
 
+    def _label(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("formLabel")
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._labels.append(label)
+        return label
+
+    def _test_button(self, text: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setObjectName("secondaryButton")
+        button.setToolTip(tip)
+        button.setAccessibleName(tip)
+        return button
+
+    def _slot(self, field: QWidget, button: QPushButton | None) -> QWidget:
+        """`field` with a button (or the same room left empty) on its right, so every
+        field of the card ends at the same place."""
+        slot = button or QWidget()
+        self._slots.append(slot)
+        return _beside(field, slot)
+
+    def _align_columns(self) -> None:
+        """One label width across all cards, one width for the audio test buttons."""
+        if self._labels:
+            width = max(label.sizeHint().width() for label in self._labels)
+            height = self.crm_url.sizeHint().height()
+            for label in self._labels:
+                label.setFixedWidth(width)
+                label.setMinimumHeight(height)
+            self._meter_row.setFixedHeight(height)
+        buttons = [w for w in self._slots if isinstance(w, QPushButton)]
+        if buttons:
+            width = max(b.sizeHint().width() for b in buttons) + 12  # "Test" and "Stop"
+            for slot in self._slots:
+                slot.setFixedWidth(width)
+
     def _row(self, form: QFormLayout, label: str, widget: QWidget, key: str) -> None:
+        caption = self._label(label)
         if not self.config.is_locked(key):
-            form.addRow(label, widget)
+            form.addRow(caption, widget)
             return
         widget.setEnabled(False)
         widget.setToolTip("Set by your organisation")
+        caption.setToolTip(f"{label} {LOCKED}")
         field = QWidget()
         column = QVBoxLayout(field)
         column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(3)
+        column.setSpacing(4)
         column.addWidget(widget)
-        reason = QHBoxLayout()
+        column.addWidget(self._lock_note())
+        form.addRow(_on_top(caption), field)  # the label stays level with the field
+
+    def _lock_note(self, indent: int = 0) -> QWidget:
+        """A padlock and "Locked: set by your organisation", under a locked control."""
+        holder = QWidget()
+        holder.setObjectName("lockNote")
+        reason = QHBoxLayout(holder)
+        reason.setContentsMargins(indent, 0, 0, 0)
         reason.setSpacing(5)
         lock = QLabel()
         lock.setAccessibleName("Locked")
         self._locks.append(lock)
         reason.addWidget(lock)
-        note = QLabel(f"Locked: {LOCKED[1:-1]}")
+        note = QLabel(LOCKED_NOTE)
         note.setObjectName("lockedNote")
         reason.addWidget(note, 1)
-        column.addLayout(reason)
-        form.addRow(f"{label} {LOCKED}", field)
-        caption = form.labelForField(field)
-        if isinstance(caption, QLabel):
-            caption.setText(label)
-            caption.setToolTip(f"{label} {LOCKED}")
+        return holder
 
     def _check(self, form: QFormLayout, text: str, key: str) -> QCheckBox:
         box = QCheckBox(text)
         box.setChecked(bool(getattr(self.config.settings, key)))
-        if self.config.is_locked(key):
-            box.setEnabled(False)
-            box.setText(f"{text} {LOCKED}")
-            box.setToolTip("Set by your organisation")
-            self._lock_boxes.append(box)
         box.toggled.connect(lambda on, k=key: self._save(k, on))
-        form.addRow("", box)
+        if not self.config.is_locked(key):
+            form.addRow(box)
+            return box
+        box.setEnabled(False)
+        box.setToolTip("Set by your organisation")
+        box.setAccessibleDescription(LOCKED_NOTE)
+        field = QWidget()
+        column = QVBoxLayout(field)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(box)
+        indicator = box.style().pixelMetric(box.style().PixelMetric.PM_IndicatorWidth, None, box)
+        column.addWidget(self._lock_note(indent=indicator + 8))  # under the text, not the box
+        form.addRow(field)
         return box
 
     def _restyle(self, p: theme.Palette) -> None:
+        self.setStyleSheet(look.style_sheet(p) + _extra_style(p))
         lock = lock_pixmap(14, p.text_muted)
         for label in self._locks:
             label.setPixmap(lock)
-        for box in self._lock_boxes:
-            box.setIcon(QIcon(lock))
         self._show_message(self.message.property("plain") or "", self._message_tone)
         self.set_line_labels()
+        if hasattr(self, "meter"):
+            self.meter.update()
 
     def _show_message(self, text: str, tone: str = "") -> None:
         """The line under the cards; `tone` is a palette colour name ("danger", ...)."""
         self._message_tone = tone
         self.message.setProperty("plain", text)
+        self.message.setVisible(bool(text))
         if tone and text:
             color = str(getattr(theme.current(), tone))
             self.message.setText(f"<span style='color:{color}'>{text}</span>")
         else:
             self.message.setText(text)
+
+    def _note(self, text: str) -> None:
+        """The muted line at the foot of the audio card (what a test is doing)."""
+        self.audio_note.setText(text)
+        self.audio_note.setVisible(bool(text))
 
     # ------------------------------------------------------------------ saving
     def _save(self, key: str, value: Any, restart: bool = False) -> None:
@@ -361,10 +432,13 @@ class SettingsWindow(QWidget):
             self.accounts.addWidget(label)
 
     def set_devices(self, listed: AudioDevicesListed) -> None:
+        """Fill the device lists; a chosen device that is not plugged in stays chosen and
+        says so (the engine uses the system default until it is back)."""
+        s = self.config.settings
         for combo, want_input, current in (
-            (self.input, True, listed.input_id),
-            (self.output, False, listed.output_id),
-            (self.ringer, False, listed.ringer_id),
+            (self.input, True, listed.input_id or s.audio_input),
+            (self.output, False, listed.output_id or s.audio_output),
+            (self.ringer, False, listed.ringer_id or s.audio_ringer),
         ):
             combo.blockSignals(True)
             combo.clear()
@@ -372,78 +446,119 @@ class SettingsWindow(QWidget):
             for d in listed.devices:
                 if d.is_input if want_input else d.is_output:
                     combo.addItem(d.name, d.device_id)
+            if current and combo.findData(current) < 0:
+                combo.addItem(f"{current} (not connected)", current)
             combo.setCurrentIndex(max(0, combo.findData(current or "")))
             combo.blockSignals(False)
         if not listed.devices:
-            self.audio_note.setText("No audio devices found. Plug in a headset.")
+            self._note("No audio devices found. Plug in a headset.")
+        elif self.audio_note.text().startswith("No audio devices"):
+            self._note("")
 
-    def _play_tone(self) -> None:
+    def _check_audio(self) -> AudioCheck:
+        if self._audio is None:
+            from app.settings.audiocheck import DeviceAudioCheck
+
+            self._audio = DeviceAudioCheck()
+        return self._audio
+
+    def _play_tone(self, ring: bool) -> None:
+        combo = self.ringer if ring else self.output
+        button = self.ring_test if ring else self.test_tone
+        where = combo.currentText()
         try:
-            import math
+            seconds = self._check_audio().play_tone(combo.currentData() or "", ring=ring)
+        except Exception as exc:  # no sound system, device gone: say so, keep the window
+            self._note(f"Could not play on {where}: {exc}")
+            return
+        self.test_tone.setEnabled(False)
+        self.ring_test.setEnabled(False)
+        button.setText("…")
+        what = "the ringtone" if ring else "a test tone"
+        self._note(f"Playing {what} on {where}.")
+        self._tone_timer.start(round(seconds * 1000) + 150)  # + what the device still holds
 
-            import miniaudio
-
-            def tone() -> Any:
-                rate, n = 16000, 0
-                frames = yield b""
-                while n < rate:
-                    chunk = bytearray()
-                    for i in range(frames):
-                        v = int(8000 * math.sin(2 * math.pi * 440 * (n + i) / rate))
-                        chunk += v.to_bytes(2, "little", signed=True)
-                    n += frames
-                    frames = yield bytes(chunk)
-
-            device = miniaudio.PlaybackDevice(
-                output_format=miniaudio.SampleFormat.SIGNED16,
-                nchannels=1,
-                sample_rate=16000,
-                device_id=None,
-            )
-            gen = tone()
-            next(gen)
-            device.start(gen)
-            self._tone_device = device
-            self.audio_note.setText("Playing a 1 s test tone on the speaker.")
-        except Exception as exc:
-            self.audio_note.setText(f"No sound device to play on: {exc}")
+    def _tone_done(self) -> None:
+        if self._audio is not None:
+            self._audio.stop_tone()
+        for button in (self.test_tone, self.ring_test):
+            button.setText("Test")
+            button.setEnabled(True)
+        self._note("")
 
     def _toggle_meter(self, on: bool) -> None:
         if not on:
             self._meter_timer.stop()
-            if self._meter_device is not None:
-                self._meter_device.close()
-                self._meter_device = None
-            self.meter.setValue(0)
+            if self._audio is not None:
+                self._audio.stop_meter()
+            self.meter.reset()
+            self.mic_test.setText("Test")
+            self._note("")
             return
+        where = self.input.currentText()
         try:
-            import array
-
-            import miniaudio
-
-            def sink() -> Any:
-                while True:
-                    data = yield
-                    samples = array.array("h", data)
-                    peak = max((abs(x) for x in samples), default=0)
-                    self._meter_level = min(100.0, 100.0 * peak / 16000)
-
-            device = miniaudio.CaptureDevice(
-                input_format=miniaudio.SampleFormat.SIGNED16, nchannels=1, sample_rate=16000
-            )
-            gen = sink()
-            next(gen)
-            device.start(gen)
-            self._meter_device = device
-            self._meter_timer.start()
-            self.audio_note.setText("Speak: the bar follows your voice.")
+            self._check_audio().start_meter(self.input.currentData() or "")
         except Exception as exc:
             self.mic_test.setChecked(False)
-            self.audio_note.setText(f"No microphone to test: {exc}")
+            self._note(f"Could not listen to {where}: {exc}")
+            return
+        self.mic_test.setText("Stop")
+        self._meter_timer.start()
+        self._note(f"Speak: the bar follows {where}.")
+
+    def _show_level(self) -> None:
+        if self._audio is not None:
+            self.meter.show_level(self._audio.level())
+
+    def stop_tests(self) -> None:
+        """Close every test stream (window closed or hidden): no device stays open."""
+        self.mic_test.setChecked(False)
+        if self._tone_timer.isActive():
+            self._tone_timer.stop()
+            self._tone_done()
+
+    def hideEvent(self, event: Any) -> None:
+        self.stop_tests()
+        super().hideEvent(event)
 
     def closeEvent(self, event: Any) -> None:
-        self.mic_test.setChecked(False)
+        self.stop_tests()
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
         super().closeEvent(event)
+
+
+def _beside(field: QWidget, extra: QWidget) -> QWidget:
+    """`field` taking the room, `extra` (a button) at its natural size on the right."""
+    holder = QWidget()
+    row = QHBoxLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(8)
+    row.addWidget(field, 1)
+    row.addWidget(extra)
+    return holder
+
+
+def _on_top(label: QLabel) -> QWidget:
+    """A form label kept at the top of a tall row (a field with a note under it)."""
+    holder = QWidget()
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(label)
+    column.addStretch(1)
+    return holder
+
+
+def _centred(widget: QWidget) -> QWidget:
+    """A thin widget centred in a row as tall as the form's fields."""
+    holder = QWidget()
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addStretch(1)
+    column.addWidget(widget)
+    column.addStretch(1)
+    return holder
 
 
 def _left(button: QWidget) -> QWidget:
@@ -454,3 +569,12 @@ def _left(button: QWidget) -> QWidget:
     row.addWidget(button)
     row.addStretch(1)
     return holder
+
+
+def _extra_style(p: theme.Palette) -> str:
+    """Settings' own rules on top of the shared look: a locked field must look locked."""
+    return f"""
+QWidget#settingsWindow QLineEdit:disabled, QWidget#settingsWindow QComboBox:disabled {{
+    background: {p.surface_alt}; color: {p.text_muted}; }}
+QLabel#formLabel {{ color: {p.text}; }}
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from app.config import ConfigStore, SettingInvalid, SettingLocked, load_policy
 from app.session.model import AudioDeviceOption, AudioDevicesListed, LineState, LineStatus
@@ -89,7 +90,8 @@ def test_settings_window_saves_and_shows_locks(qtbot, tmp_path):
     win = SettingsWindow(store)
     qtbot.addWidget(win)
     assert not win.crm_url.isEnabled()  # locked by policy
-    assert not win.auto_answer.isEnabled() and "organisation" in win.auto_answer.text()
+    assert not win.auto_answer.isEnabled()
+    assert win.auto_answer.toolTip() == "Set by your organisation"
     win.dial_links.setChecked(True)
     assert store.settings.dial_links_immediately is True
     assert win.message.text() == "Saved."
@@ -111,7 +113,9 @@ def test_settings_window_saves_and_shows_locks(qtbot, tmp_path):
     assert blocker.args == ["agent@example.com", "s3cret-pass"]
     assert win.password.text() == ""  # not kept on screen
     assert win.crm_url.toolTip() == "Set by your organisation"
-    assert not win.auto_answer.icon().isNull()  # the padlock next to a locked switch
+    notes = [n.text() for n in win.findChildren(QLabel, "lockedNote")]
+    assert notes == ["Locked: set by your organisation"] * 2  # CRM address, auto-answer
+    assert all(not lock.pixmap().isNull() for lock in win._locks)  # padlocks drawn
     win.resize(620, 1080)  # tall enough that every card is in the picture
     save_shot(win, "settings")
     with dark_look():
