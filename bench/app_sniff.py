@@ -56,39 +56,47 @@ def header(payload: bytes, name: bytes) -> str:
     return ""
 
 
+def read_request(sock: socket.socket, methods: tuple[bytes, ...]) -> dict[str, object] | None:
+    """The next frame on ``sock``, as a request of one of ``methods`` (``b"INVITE "``), or
+    None when that frame is something else."""
+    frame, ancillary, _flags, _addr = sock.recvmsg(65535, 256)
+    parsed = sip_request(frame)
+    if parsed is None or not parsed[2].startswith(methods):
+        return None
+    sport, dport, payload = parsed
+    t_ns = 0
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", data[:16])
+            t_ns = sec * 1_000_000_000 + nsec
+    return {
+        "t_ns": t_ns,
+        "method": payload.split(b" ", 1)[0].decode(),
+        "sport": sport,
+        "dport": dport,
+        "call_id": header(payload, b"call-id"),
+        "cseq": header(payload, b"cseq"),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--methods", default="INVITE", help="comma-separated SIP methods")
     args = parser.parse_args()
     methods = tuple(m.strip().encode() + b" " for m in args.methods.split(",") if m.strip())
     sock = open_lo()
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[object, object]] = set()
     print(json.dumps({"ready": True}), flush=True)
     while True:
-        frame, ancillary, _flags, _addr = sock.recvmsg(65535, 256)
-        parsed = sip_request(frame)
-        if parsed is None or not parsed[2].startswith(methods):
+        request = read_request(sock, methods)
+        if request is None:
             continue
-        sport, dport, payload = parsed
-        key = (header(payload, b"call-id"), header(payload, b"cseq"))
+        key = (request["call_id"], request["cseq"])
         if key in seen:
             continue
         seen.add(key)
-        t_ns = 0
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                sec, nsec = struct.unpack("qq", data[:16])
-                t_ns = sec * 1_000_000_000 + nsec
-        line = {
-            "t_ns": t_ns,
-            "method": payload.split(b" ", 1)[0].decode(),
-            "sport": sport,
-            "dport": dport,
-            "call_id": key[0],
-            "cseq": key[1],
-        }
         try:
-            print(json.dumps(line), flush=True)
+            print(json.dumps(request), flush=True)
         except BrokenPipeError:
             return
 
