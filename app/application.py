@@ -192,6 +192,9 @@ class Application:
             crm_label=label,
         )
         self.qt_session = QtSession(self.session)
+        from app.settings.devices import DeviceChoice
+
+        self.device_choice = DeviceChoice(self.engine, self.config)  # Settings' audio devices
         self.qt_session.dial_requested.connect(self._remember_dial)
         self.qt_session.registration_changed.connect(self._note_line_ready)
 
