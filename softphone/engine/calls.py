@@ -46,7 +46,17 @@ _REFUSAL_REPORT_S = 1.0  # refusals are summed up in one EngineWarned per burst
 # and even a lone 183 makes PJSIP report EARLY a moment before its media; starting at once
 # played a blip of our 425 Hz before their audio (tests/softphone/test_ringback.py).
 RINGBACK_DELAY_S = 0.3
+_REPLACES = re.compile(r"^Replaces\s*:", re.IGNORECASE | re.MULTILINE)
 _CANCEL_CAUSE = re.compile(r"^Reason:\s*SIP\s*;\s*cause\s*=\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+
+
+class _InviteBusy(CommandError):
+    """PJSIP still finishes the previous INVITE transaction (PJ_EINVALIDOP): the far end's
+    answer to our last re-INVITE was processed, its transaction ends on PJSIP's next timer
+    pass. A hold or resume asked right then is queued and sent a moment later."""
+
+
+_INVITE_RETRY_S = 0.02
 
 
 class EngineCall(pj.Call):  # type: ignore[misc]
@@ -277,7 +287,8 @@ class CallOps(AccountOps):
         """PJSIP is about to create a call for an out-of-dialog request (before any media):
         an INVITE we have no media room for goes to the gate, which refuses it with 503."""
         gate = self.gate
-        if gate is None or not str(prm.rdata.wholeMsg).startswith("INVITE "):
+        invite = str(prm.rdata.wholeMsg)
+        if gate is None or not invite.startswith("INVITE "):
             return
         if self.admitted_at is not None:
             # the last INVITE let through never became a call (PJSIP refused it itself),
@@ -285,7 +296,9 @@ class CallOps(AccountOps):
             self.media_closed_at.append(self.admitted_at)
             self.admitted_at = None
         gate_id = int(gate.getId())
-        if self._media_load() >= _INBOUND_ROOM:
+        # an INVITE with Replaces takes over a live call (attended transfer): PJSIP would
+        # answer it on the gate's loopback media, so it is never gated (one call in, one out)
+        if self._media_load() >= _INBOUND_ROOM and not _REPLACES.search(invite):
             prm.accountIndex = gate_id
             return
         if int(prm.accountIndex) == gate_id:  # the gate became PJSIP's default account
@@ -388,6 +401,8 @@ class CallOps(AccountOps):
         self.release_media(call)  # silence at once; ON_HOLD once the far end agreed
         try:
             self._sync_hold(call)
+        except _InviteBusy:
+            self.later(_INVITE_RETRY_S, lambda: self._sync_hold_soon(call))
         except CommandError:
             call.held = False
             self.on_call_media(call)
@@ -401,6 +416,8 @@ class CallOps(AccountOps):
         call.held = False
         try:
             self._sync_hold(call)
+        except _InviteBusy:
+            self.later(_INVITE_RETRY_S, lambda: self._sync_hold_soon(call))
         except CommandError:
             call.held = True
             raise
@@ -423,6 +440,8 @@ class CallOps(AccountOps):
                 prm.opt.flag = states.UNHOLD_FLAG
                 call.reinvite(prm)
         except pj.Error as exc:
+            if "PJ_EINVALIDOP" in str(exc.info()):
+                raise _InviteBusy(ErrorCode.SIP_ERROR, str(exc.info())) from None
             raise CommandError(ErrorCode.SIP_ERROR, exc.info()) from None
         call.hold_sent = call.held
         call.reinvite_busy = True
