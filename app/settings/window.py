@@ -30,6 +30,7 @@ from app.mainwindow.look import follow, lock_pixmap
 from app.session.model import AudioDevicesListed, LineStatus
 from app.settings import desktop
 from app.settings.audiocheck import AudioCheck
+from app.widgets.combo import ElidingComboBox
 from app.widgets.level import LevelMeter
 
 LOCKED = "(set by your organisation)"
@@ -79,6 +80,7 @@ class SettingsWindow(QWidget):
         scroll.setObjectName("settingsScroll")
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         self.body = QVBoxLayout(body)
         self.body.setContentsMargins(20, 4, 20, 16)
@@ -146,9 +148,10 @@ class SettingsWindow(QWidget):
 
         # Audio: one column of devices, one column of test buttons.
         audio = self._group("Audio")
-        self.input = QComboBox()
-        self.output = QComboBox()
-        self.ringer = QComboBox()
+        # Device names run long: cut with "…" in the box, never widening the window.
+        self.input = ElidingComboBox()
+        self.output = ElidingComboBox()
+        self.ringer = ElidingComboBox()
         for combo, key in (
             (self.input, "audio_input"),
             (self.output, "audio_output"),
@@ -217,6 +220,10 @@ class SettingsWindow(QWidget):
         self.body.addStretch(1)
         follow(self, self._restyle)
         self._align_columns()
+        # Never narrower than the cards' content (the scroll area only scrolls down).
+        self.setMinimumWidth(
+            body.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
         if session is not None:
             session.registration_changed.connect(self.set_line)
             session.audio_devices_listed.connect(self.set_devices)
@@ -450,6 +457,7 @@ class SettingsWindow(QWidget):
                 combo.addItem(f"{current} (not connected)", current)
             combo.setCurrentIndex(max(0, combo.findData(current or "")))
             combo.blockSignals(False)
+            combo.refresh_tip()
         if not listed.devices:
             self._note("No audio devices found. Plug in a headset.")
         elif self.audio_note.text().startswith("No audio devices"):

@@ -298,3 +298,24 @@ def test_usable_ids_respect_the_kind():
 
 
 DEVICES_IDS = ("usb-mic", "int-spk", "usb-spk")
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")  # the offscreen platform's, on show()
+def test_long_device_names_are_cut_with_an_ellipsis_not_widening_the_window(qtbot, store):
+    from PySide6.QtWidgets import QScrollArea
+
+    long_mic = "Jabra Evolve2 65 Mono Analog Stereo Headset Microphone (USB)"
+    win = SettingsWindow(store, audio_check=FakeAudioCheck())
+    qtbot.addWidget(win)
+    win.set_devices(
+        AudioDevicesListed((AudioDeviceOption("j", long_mic, True, False),), input_id="j")
+    )
+    win.resize(480, 900)
+    win.show()  # a combo sizes itself to its entries at first show
+    qtbot.waitExposed(win)
+    save_shot(win, "settings-narrow")
+    assert win.minimumWidth() <= 480 and win.width() == 480
+    scroll = win.findChild(QScrollArea, "settingsScroll")
+    assert scroll.widget().width() <= scroll.viewport().width()  # nothing hidden sideways
+    assert win.input.currentText() == long_mic and win.input.toolTip() == long_mic
+    assert win.input.width() < win.input.fontMetrics().horizontalAdvance(long_mic)
