@@ -447,6 +447,9 @@ class Server:
                 return
             request = conn.recv_bytes(MAX_MESSAGE)
             conn.send_bytes(self._answer(request).to_bytes())
+            # let the client read the reply and hang up first: a Windows pipe the server
+            # closes at once may drop what the client has not read yet
+            conn.poll(1.0)
         except (OSError, EOFError, IpcError):
             return  # the client went away or sent junk; nothing to tell it
 

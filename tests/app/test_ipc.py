@@ -148,25 +148,28 @@ def test_stale_socket_of_a_crashed_instance_is_replaced(
 
 
 def _raw_exchange(path: str, data: bytes) -> bytes:
+    """Send raw bytes; return the payload of the reply frame, or b"" when hung up on."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(5)
         s.connect(path)
         s.sendall(data)
         out = b""
         try:
-            while chunk := s.recv(4096):
+            while len(out) < 4 or len(out) < 4 + int.from_bytes(out[:4], "big"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    return b""
                 out += chunk
         except ConnectionResetError:  # hung up on with our bytes unread
             return b""
-        return out
+        return out[4:]
 
 
 def test_garbage_and_old_versions_get_an_answer_not_a_crash(tmp_path: Path) -> None:
     lock, server = _serve(tmp_path, lambda argv, cwd: ipc.Reply(True, "fine"))
     try:
         for payload in (b"not json", b'{"v": 99, "argv": []}', b'{"v": 1, "argv": [1]}'):
-            answer = _raw_exchange(server.path, ipc.frame(payload))
-            reply = ipc.Reply.from_bytes(answer[4:])
+            reply = ipc.Reply.from_bytes(_raw_exchange(server.path, ipc.frame(payload)))
             assert reply.ok is False and reply.message
         # a newline-framed request (the old wire format) or an absurd length: hung up on
         for junk in (b'{"v": 1, "argv": ["x"]}\n', b"\x7f\xff\xff\xff" + b"x" * 10):
