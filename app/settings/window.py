@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -352,6 +353,8 @@ class SettingsWindow(QWidget):
 
     def _restyle(self, p: theme.Palette) -> None:
         self.setStyleSheet(look.style_sheet(p) + _extra_style(p))
+        for box in self.findChildren(QCheckBox):
+            _outline_box(box, p)
         lock = lock_pixmap(14, p.text_muted)
         for label in self._locks:
             label.setPixmap(lock)
@@ -577,6 +580,21 @@ def _left(button: QWidget) -> QWidget:
     row.addWidget(button)
     row.addStretch(1)
     return holder
+
+
+def _outline_box(box: QCheckBox, p: theme.Palette) -> None:
+    """Fusion draws a check box's frame a shade darker than the window colour: on the dark
+    window that is black on near-black. Give it a window colour whose shade reads."""
+    palette = box.palette()
+    window = QColor(p.text_muted if p.dark else p.window)
+    for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+        palette.setColor(group, QPalette.ColorRole.Window, window)
+    palette.setColor(
+        QPalette.ColorGroup.Disabled,
+        QPalette.ColorRole.Window,
+        QColor(p.border if p.dark else p.window),
+    )
+    box.setPalette(palette)
 
 
 def _extra_style(p: theme.Palette) -> str:
