@@ -38,6 +38,7 @@ LOCKED = "(set by your organisation)"
 LOCKED_NOTE = "Locked: set by your organisation"
 RINGTONES = ("classic", "soft", "digital")
 METER_MS = 50
+SAVED_MS = 2500
 
 
 class SettingsWindow(QWidget):
@@ -64,6 +65,10 @@ class SettingsWindow(QWidget):
         self._labels: list[QLabel] = []
         self._slots: list[QWidget] = []  # the right-hand button column of the audio card
         self._message_tone = ""
+        self._fade = QTimer(self)
+        self._fade.setSingleShot(True)
+        self._fade.setInterval(SAVED_MS)
+        self._fade.timeout.connect(self._fade_saved)
         theme.ensure()  # the product look before any child is built
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
@@ -374,6 +379,10 @@ class SettingsWindow(QWidget):
         else:
             self.message.setText(text)
 
+    def _fade_saved(self) -> None:
+        if self.message.property("plain") == "Saved.":
+            self._show_message("")
+
     def _note(self, text: str) -> None:
         """The muted line at the foot of the audio card (what a test is doing)."""
         self.audio_note.setText(text)
@@ -395,6 +404,8 @@ class SettingsWindow(QWidget):
                 self._show_message(f"Could not change start at login: {exc}", "danger")
                 return
         self._show_message("Saved. Takes effect after a restart." if restart else "Saved.")
+        if not restart:
+            self._fade.start()  # a plain "Saved." goes after a moment; warnings stay
 
     def _sign_in(self) -> None:
         email, password = self.crm_user.text().strip(), self.password.text()
@@ -446,9 +457,10 @@ class SettingsWindow(QWidget):
         says so (the engine uses the system default until it is back)."""
         s = self.config.settings
         for combo, want_input, current in (
-            (self.input, True, listed.input_id or s.audio_input),
-            (self.output, False, listed.output_id or s.audio_output),
-            (self.ringer, False, listed.ringer_id or s.audio_ringer),
+            # The settings are the truth; a list made before the last change may lag behind.
+            (self.input, True, s.audio_input or listed.input_id),
+            (self.output, False, s.audio_output or listed.output_id),
+            (self.ringer, False, s.audio_ringer or listed.ringer_id),
         ):
             combo.blockSignals(True)
             combo.clear()

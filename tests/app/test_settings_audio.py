@@ -319,3 +319,20 @@ def test_long_device_names_are_cut_with_an_ellipsis_not_widening_the_window(qtbo
     assert scroll.widget().width() <= scroll.viewport().width()  # nothing hidden sideways
     assert win.input.currentText() == long_mic and win.input.toolTip() == long_mic
     assert win.input.width() < win.input.fontMetrics().horizontalAdvance(long_mic)
+
+
+def test_saved_goes_after_a_moment_but_errors_stay(qtbot, store, monkeypatch):
+    from app.settings import window as window_module
+
+    monkeypatch.setattr(window_module, "SAVED_MS", 50)
+    win = SettingsWindow(store, audio_check=FakeAudioCheck())
+    qtbot.addWidget(win)
+    win.start_min.setChecked(True)
+    assert win.message.text() == "Saved." and win.message.isVisibleTo(win)
+    qtbot.waitUntil(lambda: not win.message.isVisibleTo(win), timeout=2000)
+    win.dial_links.setChecked(True)  # "Saved." again, and its timer runs...
+    win.password.setText("x")
+    win.sign_in.click()  # ...but a warning comes first: no email
+    assert "Enter your email" in win.message.text()
+    qtbot.waitUntil(lambda: not win._fade.isActive(), timeout=2000)
+    assert "Enter your email" in win.message.text()  # the warning stays
