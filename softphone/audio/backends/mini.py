@@ -13,6 +13,7 @@ miniaudio's output buffer, with no bytes objects in between.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -28,6 +29,28 @@ log = logging.getLogger(__name__)
 RATE = 16_000
 PERIOD_MS = 10
 PERIODS = 2
+# The native path (C callbacks, softphone/audio/native): the playback device runs the
+# bridge, so its buffer is latency both ways of nothing else absorbing it. Measured on the
+# PulseAudio rig (bench/audio_latency.py, bench/audio_cpu.py): capture 10 ms + playback 5 ms
+# periods gave 61-74 ms mouth-to-ear at about 4 % of a core per call; 10 + 10 ms gave 98 ms
+# at 3.4 %. LODGEPHONE_AUDIO_PERIODS="capture_ms,playback_ms,periods" overrides (A/B runs).
+NATIVE_CAPTURE_PERIOD_MS = 10
+NATIVE_PLAYBACK_PERIOD_MS = 5
+NATIVE_PERIODS = 2
+
+
+def native_periods() -> tuple[int, int, int]:
+    """(capture period ms, playback period ms, periods) for the native path."""
+    raw = os.environ.get("LODGEPHONE_AUDIO_PERIODS", "")
+    try:
+        capture, playback, periods = (int(v) for v in raw.split(","))
+        if min(capture, playback, periods) > 0:
+            return capture, playback, periods
+    except ValueError:
+        pass
+    return NATIVE_CAPTURE_PERIOD_MS, NATIVE_PLAYBACK_PERIOD_MS, NATIVE_PERIODS
+
+
 APP_NAME = "Lodgestory Phone"
 
 
@@ -265,13 +288,14 @@ class MiniaudioBackend:
         or "playback"); see softphone/audio/native."""
         capture = role == "capture"
         kind = DeviceKind.INPUT if capture else DeviceKind.OUTPUT
+        capture_ms, playback_ms, periods = native_periods()
         dev = _NativeDevice(
             self._backends,
             capture=capture,
             device_id=self._device_id(kind, device_id),
             callback=callback,
-            period_ms=self._period_ms,
-            periods=self._periods,
+            period_ms=capture_ms if capture else playback_ms,
+            periods=periods,
         )
         return NativeStream(device_id or "", dev)
 

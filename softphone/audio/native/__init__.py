@@ -26,6 +26,7 @@ class NativeStats:
     frames_from_bridge: int  # conference ticks run by the playback device
     silent_frames: int  # ticks with nothing to play (no call audio yet, hold)
     errors: int
+    dropped_frames: int  # microphone frames dropped while no device ran the bridge
 
 
 class NativeAudio:
@@ -106,9 +107,9 @@ class NativeAudio:
         self._lib.lp_set_muted(int(muted))
 
     def stats(self) -> NativeStats:
-        out = (ctypes.c_uint64 * 4)()
+        out = (ctypes.c_uint64 * 5)()
         self._lib.lp_stats(out)
-        return NativeStats(int(out[0]), int(out[1]), int(out[2]), int(out[3]))
+        return NativeStats(*(int(v) for v in out))
 
 
 def load(frame_samples: int) -> NativeAudio | None:

@@ -45,6 +45,7 @@ typedef int (*lp_register_fn)(const char *name, long *desc, void **thread);
 
 #define LP_FRAME_AUDIO 1
 #define LP_MAX_FRAME 1920 /* 40 ms at 48 kHz: far above what the engine uses */
+#define LP_MAX_UNTICKED 3 /* 60 ms of microphone without a bridge tick: stop feeding it */
 #define LP_DESC_LONGS 256 /* pj_thread_desc is 64 longs; room to spare */
 
 static struct {
@@ -64,11 +65,14 @@ static struct {
     unsigned play_len;
     uint64_t cap_ts;
     uint64_t play_ts;
+    /* microphone frames handed over since the playback device last ran a tick */
+    volatile unsigned cap_since_tick;
     /* statistics, read by Python: frames in and out, and frames the bridge had no audio for */
     volatile uint64_t frames_put;
     volatile uint64_t frames_got;
     volatile uint64_t frames_silent;
     volatile uint64_t errors;
+    volatile uint64_t frames_dropped;
 } g;
 
 static LP_THREAD long t_desc[LP_DESC_LONGS];
@@ -106,18 +110,20 @@ LP_EXPORT void lp_set_master(void *master)
     g.cap_len = 0;
     g.play_pos = 0;
     g.play_len = 0;
+    g.cap_since_tick = LP_MAX_UNTICKED;
 }
 
 LP_EXPORT void lp_set_capture(int on) { g.capture_on = on; }
 LP_EXPORT void lp_set_playback(int on) { g.playback_on = on; }
 LP_EXPORT void lp_set_muted(int muted) { g.muted = muted; }
 
-LP_EXPORT void lp_stats(uint64_t out[4])
+LP_EXPORT void lp_stats(uint64_t out[5])
 {
     out[0] = g.frames_put;
     out[1] = g.frames_got;
     out[2] = g.frames_silent;
     out[3] = g.errors;
+    out[4] = g.frames_dropped;
 }
 
 /* ma_device_data_proc for the capture device (mono s16 at the bridge's rate). */
@@ -139,7 +145,13 @@ LP_EXPORT void lp_capture_cb(void *device, void *output, const void *input, uint
         g.cap_len += take;
         in += take;
         count -= take;
-        if (g.cap_len == g.frame_samples) {
+        if (g.cap_len == g.frame_samples && g.cap_since_tick >= LP_MAX_UNTICKED) {
+            /* Nobody is running the bridge (the playback device is starting, switching or
+             * stalled): frames handed over now would wait in its delay buffer and stay as
+             * latency for the rest of the call, so drop them instead. */
+            g.cap_len = 0;
+            g.frames_dropped++;
+        } else if (g.cap_len == g.frame_samples) {
             lp_frame f;
             f.type = LP_FRAME_AUDIO;
             f.buf = g.cap_buf;
@@ -150,6 +162,7 @@ LP_EXPORT void lp_capture_cb(void *device, void *output, const void *input, uint
                 g.errors++;
             g.cap_ts += g.frame_samples;
             g.frames_put++;
+            g.cap_since_tick++;
             g.cap_len = 0;
         }
     }
@@ -185,6 +198,7 @@ LP_EXPORT void lp_playback_cb(void *device, void *output, const void *input, uin
             }
             g.play_ts += g.frame_samples;
             g.frames_got++;
+            g.cap_since_tick = 0;
             g.play_pos = 0;
             g.play_len = g.frame_samples;
         }
