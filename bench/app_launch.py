@@ -1,14 +1,17 @@
-"""Launch to dialer ready, warm: process start until the dialer window is shown and painted.
+"""Launch to dialer ready, warm: process start until the dialer window's first frame.
 
-Also reported: launch to line ready (the engine up, the demo line's account added and
+"Dialer ready" is the moment the app has painted the dialer's first exposed frame and
+handed it to the window system (the app writes it to LODGEPHONE_READY_FILE). Also
+reported: launch to line ready (the engine up, the demo line's account added and
 registered: the moment calls can be placed and taken).
 
-Runs ``python -m app`` (offscreen Qt, null audio, embedded CRM with the demo line) in fresh
-temporary folders, several times; the first run warms the OS file cache and bytecode and
-is not counted. Target: 0.6 s or less.
+Runs ``python -m app`` (offscreen Qt unless QT_QPA_PLATFORM says otherwise, null audio,
+embedded CRM with the demo line) in fresh temporary folders, several times; the first run
+warms the OS file cache and bytecode and is not counted. Target: 0.6 s or less.
 
     .venv/bin/python bench/app_launch.py [--runs 5]
     chrt -f 10 .venv/bin/python bench/app_launch.py   # on a machine shared with other load
+    QT_QPA_PLATFORM=xcb xvfb-run -a .venv/bin/python bench/app_launch.py   # a real X server
 
 The app's modules are byte-compiled first, as an installed app ships them (this dev
 environment sets PYTHONDONTWRITEBYTECODE; compiling the sources at each start cost about
