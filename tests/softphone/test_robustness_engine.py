@@ -4,6 +4,7 @@ transfer, and a burst of calls that must be refused cleanly instead of aborting 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -270,6 +271,23 @@ def _options_answered(port: int, transport: Transport) -> bool:
         probe.close()
 
 
+def _udp_sockets_of(pid: int) -> int:
+    """UDP sockets a process holds (Linux /proc): RTP/RTCP of its calls, plus its SIP UDP
+    transports. TCP connections are left out: PJSIP keeps those open while transactions
+    that used them wait for their ACK (Timer H, 32 s)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+    udp = set()
+    for table in ("udp", "udp6"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/net/{table}") as rows:
+            udp |= {row.split()[9] for row in list(rows)[1:]}
+    return len(inodes & udp)
+
+
 def _call_with_audio(caller: Phone, callee: Phone, uri: str, wav: Path) -> None:
     """A real call from caller to callee: answered, a 1 kHz tone from the caller recorded
     at the callee. Retried while the callee still refuses with 503 (its last second was
@@ -330,6 +348,8 @@ def test_invite_cancel_flood_never_aborts_and_the_next_call_works(
     stream: socket.socket | None = None
     try:
         pid = callee.client.pid
+        assert pid is not None
+        idle_sockets = _udp_sockets_of(pid)
         c0 = callee.events.mark()
         if transport is Transport.UDP:
             for uac in uacs:
@@ -383,6 +403,8 @@ def test_invite_cancel_flood_never_aborts_and_the_next_call_works(
         param = "" if transport is Transport.UDP else ";transport=tcp"
         _call_with_audio(caller, callee, f"{callee.uri}{param}", tmp_path / "after.wav")
         assert callee.client.pid == pid
+        # nothing of the flood lingers: every call's media sockets are closed again
+        wait_until(lambda: _udp_sockets_of(pid) == idle_sockets, 5, "UDP sockets back to idle")
     finally:
         if stream is not None:
             stream.close()
