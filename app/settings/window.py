@@ -610,9 +610,20 @@ def _outline_box(box: QCheckBox, p: theme.Palette) -> None:
 
 
 def _extra_style(p: theme.Palette) -> str:
-    """Settings' own rules on top of the shared look: a locked field must look locked."""
+    """Settings' own rules on top of the shared look: a locked field must look locked, and
+    the scroll bar (which the shared look's transparent scroll-area rule also reaches) is
+    drawn whole: a slim rounded handle, no arrow buttons."""
     return f"""
 QWidget#settingsWindow QLineEdit:disabled, QWidget#settingsWindow QComboBox:disabled {{
     background: {p.surface_alt}; color: {p.text_muted}; }}
 QLabel#formLabel {{ color: {p.text}; }}
+QScrollArea#settingsScroll QScrollBar:vertical {{ background: transparent; border: none;
+    width: 12px; margin: 2px 2px 2px 0; }}
+QScrollArea#settingsScroll QScrollBar::handle:vertical {{ background: {p.border};
+    border-radius: 4px; min-height: 40px; margin: 0 2px; }}
+QScrollArea#settingsScroll QScrollBar::handle:vertical:hover {{ background: {p.text_muted}; }}
+QScrollArea#settingsScroll QScrollBar::add-line:vertical,
+QScrollArea#settingsScroll QScrollBar::sub-line:vertical {{ height: 0; border: none; }}
+QScrollArea#settingsScroll QScrollBar::add-page:vertical,
+QScrollArea#settingsScroll QScrollBar::sub-page:vertical {{ background: transparent; }}
 """

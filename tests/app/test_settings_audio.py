@@ -336,3 +336,12 @@ def test_saved_goes_after_a_moment_but_errors_stay(qtbot, store, monkeypatch):
     assert "Enter your email" in win.message.text()
     qtbot.waitUntil(lambda: not win._fade.isActive(), timeout=2000)
     assert "Enter your email" in win.message.text()  # the warning stays
+
+
+def test_window_at_its_default_size_scrolls_with_a_styled_bar(qtbot, store):
+    win = SettingsWindow(store, audio_check=FakeAudioCheck())
+    qtbot.addWidget(win)
+    win.resize(620, 640)  # shorter than the cards: the scroll bar shows
+    save_shot(win, "settings-scrolled")
+    with dark_look():
+        save_shot(win, "settings-scrolled-dark")
