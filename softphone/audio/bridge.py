@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from typing import Any
 
 import pjsua2 as pj
@@ -27,6 +28,8 @@ from softphone.audio.router import DeviceRouter, DevicesChanged, StreamFailed
 from softphone.audio.tones import RINGBACK_ITU, WAITING_BEEP, Pattern, ToneSource
 
 log = logging.getLogger(__name__)
+
+CLOCK_LINGER_S = 0.5  # keep the null clock ticking this long after the last call
 
 
 class _BridgePort(pj.AudioMediaPort):  # type: ignore[misc]
@@ -97,6 +100,7 @@ class AudioBridge:
                 self._native.take_bridge()
                 self._core.tones_only = True
         self._tones_connected = False
+        self._idle_since: float | None = None
         self._router = DeviceRouter(
             self._backend,
             self._core,
@@ -144,7 +148,6 @@ class AudioBridge:
                     log.debug("audio: stopTransmit on a gone port: %s", exc.info())
         if not self._attached:
             self._router.want(capture=False, playback=False)
-            self._run_clock(False)
             self.housekeep()
 
     def housekeep(self) -> None:
@@ -154,6 +157,15 @@ class AudioBridge:
         idle = (core.ringback is None or core.ringback.finished) and (
             core.beep is None or core.beep.finished
         )
+        if not self._attached and self._clock_running and self._idle_since is None:
+            self._idle_since = time.monotonic()
+        elif self._attached:
+            self._idle_since = None
+        if self._idle_since is not None and time.monotonic() - self._idle_since >= CLOCK_LINGER_S:
+            # Stopped a little after the last call, not at once: PJSIP 2.15 queues port
+            # removals and disconnections until the next bridge tick.
+            self._run_clock(False)
+            self._idle_since = None
         if self._native is not None and self._tones_connected and idle:
             self._native.disconnect(int(self._port.getPortId()), both=False)
             self._tones_connected = False
