@@ -148,7 +148,7 @@ class EngineCall(pj.Call):  # type: ignore[misc]
 class CallOps(AccountOps):
     gate: GateAccount | None = None  # takes the INVITEs we have no media room for
     admitted_at: float | None = None  # an INVITE let through, not yet seen as a call
-    refused: dict[int, int] = {}
+    refused: dict[int, int] = {}  # SIP code -> INVITEs turned away since the last report
 
     # hooks implemented by InCallOps
     def connect_media(self, call: EngineCall) -> None:
