@@ -213,3 +213,50 @@ def test_meter_follows_the_chosen_microphone(
         pulse.stop_playing()
         win.close()
     assert not win.mic_test.isChecked()
+
+
+def test_the_real_app_rings_on_the_ringer_chosen_in_settings(
+    pulse: PulseRig, tmp_path: Path
+) -> None:
+    """The app as a process, its saved choice applied to its engine at start: the demo
+    guest's call (a few seconds after start) rings on "ring", not on the default device."""
+    import subprocess
+    import sys
+
+    from tests.app.helpers import ROOT
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.json").write_text('{"audio_output": "spk", "audio_ringer": "ring"}')
+    env = pulse.env_for_clients()
+    env.update(
+        {
+            "LODGEPHONE_RUNTIME_DIR": str(tmp_path / "run"),
+            "LODGEPHONE_CONFIG_DIR": str(config),
+            "LODGEPHONE_DATA_DIR": str(tmp_path / "data"),
+            "LODGEPHONE_LOG_DIR": str(tmp_path / "log"),
+            "LODGEPHONE_POLICY": str(tmp_path / "no-policy.toml"),
+            "LODGEPHONE_AUDIO": "miniaudio",
+            "QT_QPA_PLATFORM": "offscreen",
+        }
+    )
+    ring, spk, default = (pulse.record(f"{s}.monitor") for s in ("ring", "spk", "mic"))
+    log = open(tmp_path / "app.out", "wb")  # noqa: SIM115
+    app = subprocess.Popen(
+        [sys.executable, "-m", "app", "--minimized"], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    try:
+        wait_until(lambda: _rms(_recent(ring)) > 0.05, 25, "the demo call to ring on 'ring'")
+        assert _rms(spk.samples()) < 0.002 and _rms(default.samples()) < 0.002
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "app", "quit"], cwd=ROOT, env=env, timeout=30, check=False
+        )
+        try:
+            app.wait(15)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            app.wait()
+        log.close()
+        for rec in (ring, spk, default):
+            rec.stop()
