@@ -175,11 +175,12 @@ class SettingsWindow(QWidget):
         self.test_tone.clicked.connect(lambda: self._play_tone(ring=False))
         self.ring_test = self._test_button("Test", "Play the ringtone on this device")
         self.ring_test.clicked.connect(lambda: self._play_tone(ring=True))
-        self._row(audio, "Microphone", self._slot(self.input, self.mic_test), "audio_input")
+        self._row(audio, "Microphone", self._slot(self.input, None), "audio_input")
         self.meter = LevelMeter()
         self.meter.setObjectName("micMeter")
         self._meter_row = _centred(self.meter)
-        audio.addRow(self._label("Input level"), self._meter_row)
+        # The Test button beside the bar it moves.
+        audio.addRow(self._label("Input level"), self._slot(self._meter_row, self.mic_test))
         self._row(audio, "Speaker", self._slot(self.output, self.test_tone), "audio_output")
         self._row(audio, "Ringer", self._slot(self.ringer, self.ring_test), "audio_ringer")
         self.ringtone = QComboBox()
@@ -306,6 +307,8 @@ class SettingsWindow(QWidget):
 
     def _row(self, form: QFormLayout, label: str, widget: QWidget, key: str) -> None:
         caption = self._label(label)
+        focus = widget.findChild(QComboBox) or widget.findChild(QLineEdit) or widget
+        caption.setBuddy(focus)  # the label names its field for screen readers
         if not self.config.is_locked(key):
             form.addRow(caption, widget)
             return
