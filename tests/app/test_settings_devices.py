@@ -260,3 +260,34 @@ def test_the_real_app_rings_on_the_ringer_chosen_in_settings(
         log.close()
         for rec in (ring, spk, default):
             rec.stop()
+
+
+def test_the_choice_is_applied_again_after_the_engine_crashed(
+    pulse: PulseRig, store: ConfigStore, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from softphone.events import EngineRestarted
+
+    store.update(audio_output="spk", audio_ringer="ring")
+    log = open(tmp_path / "engine.log", "wb")  # noqa: SIM115
+    config = EngineConfig(rtp_bind_address="127.0.0.1", log_level=1, audio_backend="miniaudio")
+    engine = EngineClient(config, env=pulse.env_for_clients(), stderr=log)
+    restarted: list[EngineRestarted] = []
+    engine.subscribe(lambda e: restarted.append(e) if isinstance(e, EngineRestarted) else None)
+    engine.start()
+    choice = DeviceChoice(engine, store)
+    try:
+        wait_until(lambda: choice.applied == ("", "spk", "ring"), 10, "the choice applied")
+        choice.applied_event.clear()
+        pid = engine.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: restarted, 10, "the engine to restart")
+        assert choice.applied_event.wait(10), "the choice was not applied to the new engine"
+        assert choice.applied == ("", "spk", "ring") and engine.pid != pid
+    finally:
+        choice.close()
+        engine.stop()
+        log.close()
