@@ -60,6 +60,8 @@ class SettingsWindow(QWidget):
         self.config = config
         self._session = session
         self._lines: dict[str, LineStatus] = {}
+        self._names: dict[str, str] = {}  # device id -> name, to name one unplugged later
+        self._device_note = ""
         self._audio: AudioCheck | None = audio_check  # opened at the first test
         self._locks: list[QLabel] = []
         self._labels: list[QLabel] = []
@@ -387,7 +389,9 @@ class SettingsWindow(QWidget):
             self._show_message("")
 
     def _note(self, text: str) -> None:
-        """The muted line at the foot of the audio card (what a test is doing)."""
+        """The muted line at the foot of the audio card: what a test is doing, else what is
+        wrong with the devices (nothing plugged in, a chosen one missing)."""
+        text = text or self._device_note
         self.audio_note.setText(text)
         self.audio_note.setVisible(bool(text))
 
@@ -459,6 +463,8 @@ class SettingsWindow(QWidget):
         """Fill the device lists; a chosen device that is not plugged in stays chosen and
         says so (the engine uses the system default until it is back)."""
         s = self.config.settings
+        self._names.update({d.device_id: d.name for d in listed.devices})
+        missing: list[str] = []
         for combo, want_input, current in (
             # The settings are the truth; a list made before the last change may lag behind.
             (self.input, True, s.audio_input or listed.input_id),
@@ -472,14 +478,24 @@ class SettingsWindow(QWidget):
                 if d.is_input if want_input else d.is_output:
                     combo.addItem(d.name, d.device_id)
             if current and combo.findData(current) < 0:
-                combo.addItem(f"{current} (not connected)", current)
+                name = self._names.get(current, current)
+                combo.addItem(f"{name} (not connected)", current)
+                if name not in missing:
+                    missing.append(name)
             combo.setCurrentIndex(max(0, combo.findData(current or "")))
             combo.blockSignals(False)
             combo.refresh_tip()
         if not listed.devices:
-            self._note("No audio devices found. Plug in a headset.")
-        elif self.audio_note.text().startswith("No audio devices"):
-            self._note("")
+            self._device_note = "No audio devices found. Plug in a headset."
+        elif missing:
+            verb = "is" if len(missing) == 1 else "are"
+            self._device_note = (
+                f"{' and '.join(missing)} {verb} not connected: "
+                "calls use the system default until it is back."
+            )
+        else:
+            self._device_note = ""
+        self._note(self._device_note)
 
     def _check_audio(self) -> AudioCheck:
         if self._audio is None:

@@ -110,8 +110,22 @@ def test_a_chosen_device_that_is_unplugged_stays_chosen_and_says_so(qtbot, store
     win = SettingsWindow(store, audio_check=FakeAudioCheck())
     qtbot.addWidget(win)
     win.set_devices(AudioDevicesListed(HEADSET.devices[1:2] + HEADSET.devices[3:]))
-    assert win.output.currentText() == "usb-spk (not connected)"
+    assert win.output.currentText() == "usb-spk (not connected)"  # never seen: its id
     assert win.output.currentData() == "usb-spk" and store.settings.audio_output == "usb-spk"
+    assert win.audio_note.text() == (
+        "usb-spk is not connected: calls use the system default until it is back."
+    )
+    win.set_devices(HEADSET)  # plugged in: its name is known from now on
+    assert win.output.currentText() == "USB headset" and not win.audio_note.isVisibleTo(win)
+    store.update(audio_ringer="usb-spk")
+    win.set_devices(AudioDevicesListed(HEADSET.devices[1:2] + HEADSET.devices[3:]))
+    assert win.output.currentText() == "USB headset (not connected)"
+    assert win.ringer.currentText() == "USB headset (not connected)"
+    assert win.audio_note.text().startswith("USB headset is not connected")
+    win.test_tone.click()  # a test's own line for a moment...
+    assert win.audio_note.text().startswith("Playing a test tone")
+    qtbot.waitUntil(lambda: win.test_tone.isEnabled(), timeout=2000)
+    assert win.audio_note.text().startswith("USB headset is not connected")  # ...then back
     win.set_devices(AudioDevicesListed())
     assert win.audio_note.text() == "No audio devices found. Plug in a headset."
     assert win.audio_note.isVisibleTo(win)
