@@ -404,9 +404,10 @@ class SettingsWindow(QWidget):
         except (SettingLocked, SettingInvalid) as exc:
             self._show_message(str(exc), "danger")
             return
-        if key == "start_at_login":
-            try:
-                desktop.set_start_at_login(bool(value), self.config.settings.start_minimized)
+        settings = self.config.settings
+        if key == "start_at_login" or (key == "start_minimized" and settings.start_at_login):
+            try:  # the login entry carries --minimized: rewrite it when that changes too
+                desktop.set_start_at_login(settings.start_at_login, settings.start_minimized)
             except OSError as exc:
                 self._show_message(f"Could not change start at login: {exc}", "danger")
                 return

@@ -359,3 +359,20 @@ def test_window_at_its_default_size_scrolls_with_a_styled_bar(qtbot, store):
     save_shot(win, "settings-scrolled")
     with dark_look():
         save_shot(win, "settings-scrolled-dark")
+
+
+def test_start_minimized_reaches_the_login_entry_too(qtbot, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    from app.settings import desktop
+
+    win = SettingsWindow(store, audio_check=FakeAudioCheck())
+    qtbot.addWidget(win)
+    win.start_login.setChecked(True)
+    entry = desktop.autostart_path()
+    assert "--minimized" not in entry.read_text()
+    win.start_min.setChecked(True)  # changed after start at login was turned on
+    assert "--minimized" in entry.read_text()
+    win.start_login.setChecked(False)
+    assert not entry.exists()
+    win.start_min.setChecked(False)  # no login entry: nothing written
+    assert not entry.exists()
