@@ -314,8 +314,8 @@ class SettingsWindow(QWidget):
         if not self.config.is_locked(key):
             form.addRow(caption, widget)
             return
-        widget.setEnabled(False)
-        widget.setToolTip("Set by your organisation")
+        focus.setEnabled(False)  # the field only: a locked ringer can still be tested
+        focus.setToolTip("Set by your organisation")
         caption.setToolTip(f"{label} {LOCKED}")
         field = QWidget()
         column = QVBoxLayout(field)
@@ -506,17 +506,21 @@ class SettingsWindow(QWidget):
         return self._audio
 
     def _play_tone(self, ring: bool) -> None:
+        if self._tone_timer.isActive():  # the button reads "Stop" while its tone plays
+            self._tone_timer.stop()
+            self._tone_done()
+            return
         combo = self.ringer if ring else self.output
         button = self.ring_test if ring else self.test_tone
+        other = self.test_tone if ring else self.ring_test
         where = combo.currentText()
         try:
             seconds = self._check_audio().play_tone(combo.currentData() or "", ring=ring)
         except Exception as exc:  # no sound system, device gone: say so, keep the window
             self._note(f"Could not play on {where}: {exc}")
             return
-        self.test_tone.setEnabled(False)
-        self.ring_test.setEnabled(False)
-        button.setText("…")
+        other.setEnabled(False)  # one tone at a time
+        button.setText("Stop")
         what = "the ringtone" if ring else "a test tone"
         self._note(f"Playing {what} on {where}.")
         self._tone_timer.start(round(seconds * 1000) + 150)  # + what the device still holds

@@ -124,7 +124,7 @@ def test_a_chosen_device_that_is_unplugged_stays_chosen_and_says_so(qtbot, store
     assert win.audio_note.text().startswith("USB headset is not connected")
     win.test_tone.click()  # a test's own line for a moment...
     assert win.audio_note.text().startswith("Playing a test tone")
-    qtbot.waitUntil(lambda: win.test_tone.isEnabled(), timeout=2000)
+    qtbot.waitUntil(lambda: win.test_tone.text() == "Test", timeout=2000)
     assert win.audio_note.text().startswith("USB headset is not connected")  # ...then back
     win.set_devices(AudioDevicesListed())
     assert win.audio_note.text() == "No audio devices found. Plug in a headset."
@@ -149,10 +149,14 @@ def test_test_tone_plays_on_the_chosen_speaker_then_frees_it(qtbot, store):
     win.set_devices(HEADSET)
     win.test_tone.click()
     assert check.calls == [("play_tone", "usb-spk")]
-    assert not win.test_tone.isEnabled() and not win.ring_test.isEnabled()
+    assert win.test_tone.text() == "Stop" and not win.ring_test.isEnabled()
     assert win.audio_note.text() == "Playing a test tone on USB headset."
-    qtbot.waitUntil(lambda: win.test_tone.isEnabled(), timeout=2000)
-    assert check.calls[-1] == ("stop_tone",) and win.test_tone.text() == "Test"
+    qtbot.waitUntil(lambda: win.test_tone.text() == "Test", timeout=2000)  # over by itself
+    assert check.calls[-1] == ("stop_tone",) and win.ring_test.isEnabled()
+    win.test_tone.click()
+    win.test_tone.click()  # "Stop" before the end
+    assert check.calls[-2:] == [("play_tone", "usb-spk"), ("stop_tone",)]
+    assert win.test_tone.text() == "Test" and win.audio_note.text() == ""
     win.ringer.setCurrentIndex(win.ringer.findData("int-spk"))
     win.ring_test.click()
     assert check.calls[-1] == ("play_ring", "int-spk")
@@ -376,3 +380,19 @@ def test_start_minimized_reaches_the_login_entry_too(qtbot, store, tmp_path, mon
     assert not entry.exists()
     win.start_min.setChecked(False)  # no login entry: nothing written
     assert not entry.exists()
+
+
+def test_a_locked_device_can_still_be_tested(qtbot, tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('[locked]\naudio_ringer = "int-spk"\n')
+    store = ConfigStore(tmp_path / "cfg", load_policy(path))
+    check = FakeAudioCheck()
+    win = SettingsWindow(store, audio_check=check)
+    qtbot.addWidget(win)
+    win.set_devices(HEADSET)
+    assert not win.ringer.isEnabled() and win.ringer.currentText() == "Built-in speakers"
+    assert win.ringer.toolTip() == "Set by your organisation"
+    assert win.ring_test.isEnabled()
+    win.ring_test.click()
+    assert check.calls == [("play_ring", "int-spk")]
+    save_shot(win, "settings-locked-ringer")
