@@ -22,6 +22,10 @@ FADE_S = 0.02  # no click at either end
 FLOOR_DB = -60.0  # the meter's empty end; 0 dBFS is full
 
 
+class AudioCheckError(RuntimeError):
+    """A test could not start; the text completes "Could not play on DEVICE: ..."."""
+
+
 class AudioCheck(Protocol):
     """What the Settings window needs; a fake stands in for pure widget tests."""
 
@@ -82,8 +86,21 @@ class DeviceAudioCheck:
         if self._backend is None:
             from softphone.audio.backends.mini import MiniaudioBackend
 
-            self._backend = MiniaudioBackend()
+            try:
+                self._backend = MiniaudioBackend()
+            except RuntimeError as exc:
+                raise AudioCheckError("no sound system is available") from exc
         return self._backend
+
+    def _open(self, capture: bool, device_id: str, callback: Any) -> Any:
+        backend = self._open_backend()
+        opener = backend.open_capture if capture else backend.open_playback
+        try:
+            return opener(device_id or None, callback)
+        except LookupError as exc:
+            raise AudioCheckError("the device is not plugged in") from exc
+        except Exception as exc:  # miniaudio's own errors name no device
+            raise AudioCheckError(f"the device would not open ({exc})") from exc
 
     def play_tone(self, output_id: str, ring: bool = False) -> float:
         import numpy as np
@@ -100,7 +117,7 @@ class DeviceAudioCheck:
                 block = np.concatenate((block, np.zeros(frames - len(block), np.int16)))
             return block
 
-        self._tone = self._open_backend().open_playback(output_id or None, source)
+        self._tone = self._open(False, output_id, source)
         return len(samples) / RATE
 
     def stop_tone(self) -> None:
@@ -118,7 +135,7 @@ class DeviceAudioCheck:
             with self._lock:
                 self._peak = max(self._peak, peak)
 
-        self._meter = self._open_backend().open_capture(input_id or None, sink)
+        self._meter = self._open(True, input_id, sink)
 
     def level(self) -> float:
         with self._lock:

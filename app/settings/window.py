@@ -38,6 +38,7 @@ LOCKED = "(set by your organisation)"
 LOCKED_NOTE = "Locked: set by your organisation"
 RINGTONES = ("classic", "soft", "digital")
 METER_MS = 50
+NOT_CONNECTED = " (not connected)"
 SAVED_MS = 2500
 
 
@@ -480,7 +481,7 @@ class SettingsWindow(QWidget):
                     combo.addItem(d.name, d.device_id)
             if current and combo.findData(current) < 0:
                 name = self._names.get(current, current)
-                combo.addItem(f"{name} (not connected)", current)
+                combo.addItem(f"{name}{NOT_CONNECTED}", current)
                 if name not in missing:
                     missing.append(name)
             combo.setCurrentIndex(max(0, combo.findData(current or "")))
@@ -513,11 +514,11 @@ class SettingsWindow(QWidget):
         combo = self.ringer if ring else self.output
         button = self.ring_test if ring else self.test_tone
         other = self.test_tone if ring else self.ring_test
-        where = combo.currentText()
+        where = _device_name(combo)
         try:
             seconds = self._check_audio().play_tone(combo.currentData() or "", ring=ring)
         except Exception as exc:  # no sound system, device gone: say so, keep the window
-            self._note(f"Could not play on {where}: {exc}")
+            self._note(f"Could not play on {where}: {exc}.")
             return
         other.setEnabled(False)  # one tone at a time
         button.setText("Stop")
@@ -542,12 +543,12 @@ class SettingsWindow(QWidget):
             self.mic_test.setText("Test")
             self._note("")
             return
-        where = self.input.currentText()
+        where = _device_name(self.input)
         try:
             self._check_audio().start_meter(self.input.currentData() or "")
         except Exception as exc:
             self.mic_test.setChecked(False)
-            self._note(f"Could not listen to {where}: {exc}")
+            self._note(f"Could not listen to {where}: {exc}.")
             return
         self.mic_test.setText("Stop")
         self._meter_timer.start()
@@ -574,6 +575,13 @@ class SettingsWindow(QWidget):
             self._audio.close()
             self._audio = None
         super().closeEvent(event)
+
+
+def _device_name(combo: QComboBox) -> str:
+    """The chosen device as a sentence names it ("the system default", "USB headset")."""
+    if not combo.currentData():
+        return "the system default"
+    return combo.currentText().removesuffix(NOT_CONNECTED)
 
 
 def _beside(field: QWidget, extra: QWidget) -> QWidget:

@@ -167,11 +167,13 @@ def test_no_sound_device_is_a_clear_message_not_a_crash(qtbot, store):
     win = SettingsWindow(store, audio_check=FakeAudioCheck(fail="no audio system available"))
     qtbot.addWidget(win)
     win.test_tone.click()
-    assert win.audio_note.text() == "Could not play on System default: no audio system available"
+    assert win.audio_note.text() == (
+        "Could not play on the system default: no audio system available."
+    )
     assert win.test_tone.isEnabled()
     win.mic_test.click()
     assert not win.mic_test.isChecked()
-    assert win.audio_note.text().startswith("Could not listen to System default")
+    assert win.audio_note.text().startswith("Could not listen to the system default")
 
 
 def test_meter_follows_the_microphone_and_closes_it_when_the_window_goes(qtbot, store):

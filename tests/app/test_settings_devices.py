@@ -291,3 +291,20 @@ def test_the_choice_is_applied_again_after_the_engine_crashed(
         choice.close()
         engine.stop()
         log.close()
+
+
+def test_an_unplugged_device_is_a_plain_message(qtbot: Any, store: ConfigStore) -> None:
+    from app.session.model import AudioDeviceOption, AudioDevicesListed
+
+    store.update(audio_output="usb-headset", audio_input="usb-headset-mic")
+    win = SettingsWindow(store)  # the real DeviceAudioCheck, on the rig
+    qtbot.addWidget(win)
+    win.set_devices(AudioDevicesListed((AudioDeviceOption("spk", "spk", False, True),)))
+    win.test_tone.click()
+    assert win.audio_note.text() == ("Could not play on usb-headset: the device is not plugged in.")
+    win.mic_test.click()
+    assert not win.mic_test.isChecked()
+    assert win.audio_note.text() == (
+        "Could not listen to usb-headset-mic: the device is not plugged in."
+    )
+    win.close()
