@@ -154,6 +154,20 @@ class SettingsWindow(QWidget):
         self.accounts_empty = QLabel("No calling account yet.")
         self.accounts_empty.setProperty("role", "muted")
         self.accounts.addWidget(self.accounts_empty)
+        # What every account must use: IT sets it (policy), the agent can only see it.
+        security = QWidget()
+        column = QVBoxLayout(security)
+        column.setContentsMargins(0, 4, 0, 0)
+        column.setSpacing(3)
+        self.security = QLabel(_security_text(s))
+        self.security.setObjectName("securityLine")
+        self.security.setProperty("role", "muted")
+        self.security.setWordWrap(True)
+        column.addWidget(self.security)
+        if any(config.is_locked(k) for k in ("allowed_transports", "srtp", "recording_allowed")):
+            column.addWidget(self._lock_note())
+        self.accounts_footer = security
+        self.accounts.addWidget(security)
 
         # Audio: one column of devices, one column of test buttons.
         audio = self._group("Audio")
@@ -443,7 +457,7 @@ class SettingsWindow(QWidget):
         """One read-only line per account: name, coloured state, reason."""
         if not self._lines:
             return
-        while self.accounts.count():
+        while self.accounts.count() > 1:  # the security footer stays
             item = self.accounts.takeAt(0)
             w = item.widget() if item is not None else None
             if w is not None:
@@ -459,7 +473,7 @@ class SettingsWindow(QWidget):
             label = QLabel(text + muted + "</span>")
             label.setObjectName("accountLine")
             label.setWordWrap(True)
-            self.accounts.addWidget(label)
+            self.accounts.insertWidget(self.accounts.count() - 1, label)
 
     def set_devices(self, listed: AudioDevicesListed) -> None:
         """Fill the device lists; a chosen device that is not plugged in stays chosen and
@@ -575,6 +589,15 @@ class SettingsWindow(QWidget):
             self._audio.close()
             self._audio = None
         super().closeEvent(event)
+
+
+def _security_text(s: Any) -> str:
+    transports = ", ".join(t.upper() for t in s.allowed_transports)
+    media = {"off": "not encrypted", "optional": "encrypted when the other side can"}.get(
+        s.srtp, "always encrypted"
+    )
+    recording = "allowed" if s.recording_allowed else "off"
+    return f"Signalling: {transports} · Call audio: {media} · Recording: {recording}"
 
 
 def _device_name(combo: QComboBox) -> str:

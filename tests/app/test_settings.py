@@ -114,7 +114,11 @@ def test_settings_window_saves_and_shows_locks(qtbot, tmp_path):
     assert win.password.text() == ""  # not kept on screen
     assert win.crm_url.toolTip() == "Set by your organisation"
     notes = [n.text() for n in win.findChildren(QLabel, "lockedNote")]
-    assert notes == ["Locked: set by your organisation"] * 2  # CRM address, auto-answer
+    assert notes == ["Locked: set by your organisation"] * 3  # CRM, call security, auto-answer
+    assert win.security.text() == (
+        "Signalling: TLS · Call audio: always encrypted · Recording: off"
+    )
+    assert win.accounts.indexOf(win.accounts_footer) == win.accounts.count() - 1
     assert all(not lock.pixmap().isNull() for lock in win._locks)  # padlocks drawn
     win.resize(620, 1080)  # tall enough that every card is in the picture
     save_shot(win, "settings")
