@@ -592,12 +592,16 @@ class SettingsWindow(QWidget):
 
 
 def _security_text(s: Any) -> str:
-    transports = ", ".join(t.upper() for t in s.allowed_transports)
-    media = {"off": "not encrypted", "optional": "encrypted when the other side can"}.get(
+    """One line; if it must wrap, it wraps between its three parts, never inside one."""
+    media = {"off": "not encrypted", "optional": "encrypted when possible"}.get(
         s.srtp, "always encrypted"
     )
-    recording = "allowed" if s.recording_allowed else "off"
-    return f"Signalling: {transports} · Call audio: {media} · Recording: {recording}"
+    parts = (
+        "SIP over " + ", ".join(t.upper() for t in s.allowed_transports),
+        f"Audio {media}",
+        "Recording allowed" if s.recording_allowed else "Recording off",
+    )
+    return " · ".join(part.replace(" ", "\u00a0") for part in parts)
 
 
 def _device_name(combo: QComboBox) -> str:

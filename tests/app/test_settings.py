@@ -115,8 +115,8 @@ def test_settings_window_saves_and_shows_locks(qtbot, tmp_path):
     assert win.crm_url.toolTip() == "Set by your organisation"
     notes = [n.text() for n in win.findChildren(QLabel, "lockedNote")]
     assert notes == ["Locked: set by your organisation"] * 3  # CRM, call security, auto-answer
-    assert win.security.text() == (
-        "Signalling: TLS · Call audio: always encrypted · Recording: off"
+    assert win.security.text().replace("\u00a0", " ") == (
+        "SIP over TLS · Audio always encrypted · Recording off"
     )
     assert win.accounts.indexOf(win.accounts_footer) == win.accounts.count() - 1
     assert all(not lock.pixmap().isNull() for lock in win._locks)  # padlocks drawn
