@@ -1,7 +1,7 @@
 """Settings' audio card against real sound devices (PulseAudio null sinks) and a real engine.
 
 - A Settings window opened after start lists the engine's devices, through the real
-  session (AgentSession, QtSession).
+  session (AgentSession, QtSession), and follows a device plugged in and out.
 - The ringer picked in that window is where an incoming call really rings: the choice goes
   to the engine (DeviceChoice, set_devices) and its ringtone comes out of that sink only.
 - The test tone and the ringtone test come out of the chosen speaker/ringer only; the level
@@ -109,6 +109,11 @@ def test_settings_opened_late_lists_the_engines_devices_and_the_chosen_ringer_ri
         assert {"mic", "spk", "ring"} <= set(_data(win.output)) and "mic.monitor" not in _data(
             win.output
         )
+        module = pulse.add_sink("usbheadset")  # plugged in while the window is open
+        qtbot.waitUntil(lambda: "usbheadset" in _data(win.output), timeout=5000)
+        assert "usbheadset.monitor" in _data(win.input)
+        pulse.remove_module(module)
+        qtbot.waitUntil(lambda: "usbheadset" not in _data(win.output), timeout=5000)
         win.output.setCurrentIndex(win.output.findData("spk"))
         win.ringer.setCurrentIndex(win.ringer.findData("ring"))
         assert (store.settings.audio_output, store.settings.audio_ringer) == ("spk", "ring")
