@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audio_latency import start_call_pair  # noqa: E402  (bench/ is sys.path[0])
+from audio_latency import peer_command, start_call_pair  # noqa: E402  (bench/ is sys.path[0])
 
 from tests.rig.ports import free_port  # noqa: E402
 from tests.rig.pulse import PulseRig  # noqa: E402
@@ -66,14 +66,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=300.0)
     ap.add_argument("--period-ms", type=int, default=0, help="device period (0: default)")
     ap.add_argument("--busy", type=int, default=os.cpu_count() or 2, help="busy-loop processes")
+    ap.add_argument("--peer", default="engine", choices=("engine", "bare"), help="our side")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="audio-cpu-"))
-    peer = [
-        sys.executable,
-        str(ROOT / "bench" / "audio_peer.py"),
-        "--period-ms",
-        str(args.period_ms),
-    ]
+    peer = peer_command(args.peer, period_ms=args.period_ms)
     with PulseRig(work, sinks=("a_mic", "a_spk", "b_mic", "b_spk")) as rig:
         env = rig.env_for_clients()
         port = free_port()
@@ -90,12 +86,14 @@ def main() -> int:
         busy = [
             subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)
         ]
-        cpu0 = {p.pid: cpu_seconds(p.pid) for p in (a, b)}
+        # the engine process for the engine peer (its EngineClient wrapper is not counted)
+        pids = {p.pid: getattr(p, "cpu_pid", p.pid) for p in (a, b)}
+        cpu0 = {p.pid: cpu_seconds(pids[p.pid]) for p in (a, b)}
         mark = ear.seconds
         t0 = time.monotonic()
         threading.Event().wait(args.seconds)
         elapsed = time.monotonic() - t0
-        cpu = {p.pid: (cpu_seconds(p.pid) - cpu0[p.pid]) / elapsed * 100 for p in (a, b)}
+        cpu = {p.pid: (cpu_seconds(pids[p.pid]) - cpu0[p.pid]) / elapsed * 100 for p in (a, b)}
         heard = ear.samples()[int(mark * RATE) :]
         for p in busy:
             p.kill()
@@ -107,6 +105,7 @@ def main() -> int:
             stats[name] = json.loads(lines[-1]) if lines else {}
     found = gaps(heard)
     result = {
+        "peer": args.peer,
         "seconds": round(elapsed, 1),
         "busy_processes": args.busy,
         "cpu_percent_caller": round(cpu[a.pid], 2),

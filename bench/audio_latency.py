@@ -145,7 +145,8 @@ def start_call_pair(
     peer: list[str], port: int, env: dict[str, str]
 ) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
     """Peer b listens on ``port`` (mic a_mic/b_mic monitors, speakers a_spk/b_spk); peer a
-    calls it; returns (a, b) once the call is confirmed."""
+    calls it; returns (a, b) once the call is confirmed. Each gets `cpu_pid`: the process
+    doing the audio work (the engine child for audio_engine_peer.py, else the peer)."""
     b = subprocess.Popen(
         [*peer, "--port", str(port), "--input", "b_mic.monitor", "--output", "b_spk"],
         stdin=subprocess.PIPE,
@@ -153,7 +154,7 @@ def start_call_pair(
         text=True,
         env=env,
     )
-    read_until(b, "READY")
+    _note_cpu_pid(b, read_until(b, "READY"))
     a = subprocess.Popen(
         [
             *peer,
@@ -169,13 +170,27 @@ def start_call_pair(
         text=True,
         env=env,
     )
+    _note_cpu_pid(a, read_until(a, "READY"))
     read_until(a, "CONFIRMED")
     return a, b
 
 
-def run_ours(rig: PulseRig, bursts: int, jb_ms: int) -> dict[str, Any]:
+def _note_cpu_pid(proc: subprocess.Popen[str], ready: str) -> None:
+    words = ready.split()
+    proc.cpu_pid = int(words[2]) if len(words) > 2 else proc.pid  # type: ignore[attr-defined]
+
+
+def peer_command(kind: str, jb_ms: int = 20, period_ms: int = 0) -> list[str]:
+    """`engine`: the real engine process (what agents run); `bare`: pjsua2 + AudioBridge
+    with the engine's media settings (jitter buffer and device period adjustable)."""
+    if kind == "engine":
+        return [sys.executable, str(ROOT / "bench" / "audio_engine_peer.py")]
     peer = [sys.executable, str(ROOT / "bench" / "audio_peer.py"), "--jb-ms", str(jb_ms)]
-    peer += ["--period-ms", str(PERIOD_MS)]
+    return [*peer, "--period-ms", str(period_ms)]
+
+
+def run_ours(rig: PulseRig, bursts: int, jb_ms: int, kind: str) -> dict[str, Any]:
+    peer = peer_command(kind, jb_ms, PERIOD_MS)
     port = free_port()
     env = rig.env_for_clients()
     a, b = start_call_pair(peer, port, env)
@@ -233,6 +248,7 @@ def main() -> int:
     ap.add_argument("--which", default="ours,baresip")
     ap.add_argument("--jb-ms", type=int, default=20, help="our jitter buffer prefetch")
     ap.add_argument("--period-ms", type=int, default=0, help="our device period (0: default)")
+    ap.add_argument("--peer", default="engine", choices=("engine", "bare"), help="our side")
     args = ap.parse_args()
     global PERIOD_MS
     PERIOD_MS = args.period_ms
@@ -241,7 +257,8 @@ def main() -> int:
     with PulseRig(work, sinks=("a_mic", "a_spk", "b_mic", "b_spk")) as rig, rig.activate():
         for which in args.which.split(","):
             if which == "ours":
-                results["ours"] = run_ours(rig, args.bursts, args.jb_ms)
+                results["ours"] = run_ours(rig, args.bursts, args.jb_ms, args.peer)
+                results["ours"]["peer"] = args.peer
             elif which == "baresip":
                 results["baresip"] = run_baresip(rig, args.bursts, work)
     for name in ("ours", "baresip"):

@@ -99,6 +99,7 @@ class IncomingCallReceived:
     waiting: bool  #: another call is active: this is call waiting
     auto_answer: bool  #: the engine will answer it by itself
     at: float
+    sip_call_id: str = ""  #: the INVITE's Call-ID (pairs the call with the CRM's record)
 
 
 @dataclass(frozen=True, slots=True)

@@ -280,8 +280,8 @@ class CallOps(AccountOps):
         gate.start()
         _PINNED.append(gate)  # never collected, not even after libDestroy (nor its calls)
         self.gate = gate
-        self.ep.onSelectAccount = self.on_select_account
-        self.ep.onRejectedIncomingCall = self.on_rejected_incoming
+        self.ep.select_account = self.on_select_account
+        self.ep.rejected_incoming = self.on_rejected_incoming
 
     def on_select_account(self, prm: Any) -> None:
         """PJSIP is about to create a call for an out-of-dialog request (before any media):
@@ -507,6 +507,7 @@ class CallOps(AccountOps):
                 waiting=bool(others),
                 auto_answer=auto and not busy,
                 at=time.time(),
+                sip_call_id=str(info.callIdString),
             )
         )
         if busy:

@@ -24,6 +24,7 @@ from softphone.audio.priority import promote_threads_named
 from softphone.config import EngineConfig
 from softphone.engine import mediaconf, states
 from softphone.engine.base import CommandError
+from softphone.engine.calls import CALL_SLOTS
 from softphone.engine.incall import InCallOps
 from softphone.engine.waker import Waker
 from softphone.engine.wire import Request, Wire
@@ -39,9 +40,6 @@ from softphone.types import ErrorCode
 log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "0.1.0"
-# The pjsua2 wheel is built with PJSUA_MAX_CALLS = 4; asking for more is silently clamped,
-# so ask for what we get. Four covers an agent's call, a consult call and call waiting.
-MAX_CALLS = 4
 
 
 class _Endpoint(pj.Endpoint):  # type: ignore[misc]
@@ -52,10 +50,21 @@ class _Endpoint(pj.Endpoint):  # type: ignore[misc]
     def __init__(self, on_transport_lost: Callable[[], None]) -> None:
         super().__init__()
         self._on_transport_lost = on_transport_lost
+        self.select_account: Callable[[Any], None] | None = None
+        self.rejected_incoming: Callable[[Any], None] | None = None
 
     def onTransportState(self, prm: Any) -> None:
         if states.transport_lost(int(prm.state)):
             self._on_transport_lost()
+
+    def onSelectAccount(self, prm: Any) -> None:
+        """Before PJSIP opens any media for an INVITE: the admission gate (calls.py)."""
+        if self.select_account is not None:
+            self.select_account(prm)
+
+    def onRejectedIncomingCall(self, prm: Any) -> None:
+        if self.rejected_incoming is not None:
+            self.rejected_incoming(prm)
 
 
 class Engine(InCallOps):
@@ -117,7 +126,7 @@ class Engine(InCallOps):
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
         cfg.uaConfig.userAgent = self.config.user_agent
-        cfg.uaConfig.maxCalls = MAX_CALLS
+        cfg.uaConfig.maxCalls = CALL_SLOTS  # what the wheel allows (see calls.py)
         cfg.logConfig.level = self.config.log_level
         cfg.logConfig.consoleLevel = self.config.log_level
         if self.config.log_file:
@@ -127,6 +136,9 @@ class Engine(InCallOps):
         self.ep.libInit(cfg)
         self._set_codecs()
         self.ep.libStart()
+        # No sound device until the bridge says how audio runs: a call placed in the very
+        # first loop pass must not make pjsua look for a default device (the wheel has none).
+        self.ep.audDevManager().setNoDev()
         self._waker = Waker(self.ep)
         self.wake = self._waker.wake
         # PJSIP's RTP worker: a starved one delays packets into the jitter buffer's gaps.

@@ -133,13 +133,14 @@ def test_tone_goes_from_mic_to_the_far_speaker_both_ways(
         lambda e: isinstance(e, CallStateChanged) and e.state in (CallState.ENDED, CallState.FAILED)
     )
 
-    # Mute: A's microphone still plays the tone, B hears nothing of it.
+    # Mute: A's microphone still plays the tone, B hears nothing of it, A still hears B.
     a.client.set_muted(call.call_id, True)
-    muted = rig.record("b_alt.monitor")
+    muted, a_muted_ear = rig.record("b_alt.monitor"), rig.record("a_spk.monitor")
     wait_until(lambda: muted.seconds >= 2.0, 10, "2 s of B's output while A is muted")
     # the first second may still carry audio that was in flight; the next one is silent
     tail = muted.samples()[RATE : 2 * RATE]
     assert analyse(tail, RATE, 1000.0).tone_windows == 0
+    wait_until(lambda: _tone_seconds(a_muted_ear, 700.0) >= 1.0, 10, "B's voice while A muted")
     a.client.set_muted(call.call_id, False)
     wait_until(lambda: _tone_seconds(muted, 1000.0) >= 1.0, 20, "A's tone again after unmute")
     a.client.hangup(call.call_id)

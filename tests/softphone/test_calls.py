@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -69,6 +70,8 @@ def test_call_connects_and_hangs_up(alice: Phone, bob: Phone) -> None:
     incoming = bob.events.wait_for(IncomingCallReceived, start=b0)
     assert incoming.remote_user == "alice"
     assert not incoming.waiting
+    # the INVITE's Call-ID: what a CRM that routed the call knows it by
+    assert re.fullmatch(r"[\w.+\-@:]{8,}", incoming.sip_call_id), incoming.sip_call_id
     _state(alice, call_id, CallState.RINGING, a0)
     assert _state(bob, incoming.call_id, CallState.RINGING, b0).direction is CallDirection.INBOUND
     bob.client.answer(incoming.call_id)
