@@ -102,7 +102,10 @@ def main() -> int:
     tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
     port = ep.transportGetInfo(tid).localName.split(":")[-1]
     ep.libStart()
-    promote_threads_named(("media",))  # as the engine does (softphone/engine/core.py)
+    for _ in range(20):  # as the engine does (softphone/engine/core.py): the RTP worker
+        if promote_threads_named(("media",)):  # names itself once it runs
+            break
+        threading.Event().wait(0.05)
     for c in ep.codecEnum2():
         ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(args.codec) else 0)
 

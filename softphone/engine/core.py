@@ -141,8 +141,7 @@ class Engine(InCallOps):
         self.ep.audDevManager().setNoDev()
         self._waker = Waker(self.ep)
         self.wake = self._waker.wake
-        # PJSIP's RTP worker: a starved one delays packets into the jitter buffer's gaps.
-        promote_threads_named(("media",))
+        self._promote_rtp_worker(attempts=20)
         # SIP is ready now; the audio bridge (numpy, device backend) comes up in the first
         # loop pass, right after the commands already queued (a restart's re-added accounts),
         # so neither the hello nor re-registration waits for audio imports.
@@ -199,6 +198,13 @@ class Engine(InCallOps):
         started = AudioStarted(self.bridge.backend_name, tuple(self.bridge.list_devices()))
         self.defer(lambda: self.emit(started))
         self.later(1.0, self._audio_housekeeping)
+
+    def _promote_rtp_worker(self, attempts: int) -> None:
+        """PJSIP's RTP worker thread ("media") gets real-time priority: starved by a busy
+        machine, it delivers packets late and the jitter buffer plays gaps. The thread
+        names itself only once it runs, so look again a little later if it is not there."""
+        if promote_threads_named(("media",)) == 0 and attempts > 1:
+            self.later(0.05, lambda: self._promote_rtp_worker(attempts - 1))
 
     def _audio_housekeeping(self) -> None:
         if self.bridge is not None:
