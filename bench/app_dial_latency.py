@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from app_rig import (
@@ -58,8 +56,7 @@ def main() -> None:
         "ends and refuses INVITEs in a burst with 503)",
     )
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="lp-dial-"))
-    app_environment(tmp)
+    app_environment("lp-dial-")
     os.chdir(ROOT)
     sniffer = Sniffer(["INVITE"])
 

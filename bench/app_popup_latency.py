@@ -28,9 +28,7 @@ import json
 import math
 import os
 import queue
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from app_rig import (
@@ -40,6 +38,7 @@ from app_rig import (
     app_environment,
     run_bench,
     summary,
+    take,
     wait_until,
 )
 
@@ -63,8 +62,7 @@ def main() -> None:
         "ends and refuses INVITEs in a burst with 503)",
     )
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="lp-popup-"))
-    app_environment(tmp)
+    app_environment("lp-popup-")
     os.chdir(ROOT)
     sniffer = Sniffer(["INVITE"])
 
@@ -127,8 +125,10 @@ def main() -> None:
             sniffer.drain()
             guest_call = guest.make_call(GUEST_ACCOUNT, agent_uri)
             wire = sniffer.next(dport=agent_port)["t_ns"]
-            t_event, call_id = engine_events.get(timeout=10)
-            t_show, _ = shown.get(timeout=10)
+            t_event, call_id = take(
+                engine_events, "IncomingCallReceived in the app (refused by the engine?)"
+            )
+            t_show, _ = take(shown, "the popup's show()")
             t_visible = t_contact = 0
             deadline = time.monotonic() + 5
             while not t_contact and time.monotonic() < deadline:

@@ -36,8 +36,15 @@ if str(ROOT) not in sys.path:
 T = TypeVar("T")
 
 
-def app_environment(tmp: Path) -> None:
-    """Point the app at fresh folders (no real config, CRM or policy) before it is imported."""
+def app_environment(prefix: str) -> Path:
+    """Point the app at fresh folders (no real config, CRM or policy) before it is imported.
+
+    Returns the folder; ``run_bench`` removes it after a good run and keeps it (the app's
+    and engine's logs are in ``log/``) after a failed one."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    _folders.append(tmp)
     os.environ.update(
         {
             "LODGEPHONE_RUNTIME_DIR": str(tmp / "run"),
@@ -49,6 +56,7 @@ def app_environment(tmp: Path) -> None:
         }
     )
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return tmp
 
 
 def summary(values_ms: list[float]) -> dict[str, float]:
@@ -123,6 +131,15 @@ class Sniffer:
 
 
 _children: list[Sniffer] = []
+_folders: list[Path] = []
+
+
+def take(q: queue.Queue[T], what: str, timeout: float = 10.0) -> T:
+    """The next item of ``q``, or a TimeoutError that says what did not happen."""
+    try:
+        return q.get(timeout=timeout)
+    except queue.Empty:
+        raise TimeoutError(f"{what} did not happen within {timeout:.0f} s") from None
 
 
 def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
@@ -215,6 +232,7 @@ class RunningApp:
 
 def run_bench(main: Callable[[], None]) -> None:
     """Run a bench's ``main`` and leave without interpreter teardown, also on failure."""
+    import shutil
     import traceback
 
     try:
@@ -225,7 +243,14 @@ def run_bench(main: Callable[[], None]) -> None:
         code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
         if isinstance(exc, SystemExit) and isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
+        for folder in _folders:
+            print(f"the app's and engine's logs are kept in {folder}/log", file=sys.stderr)
         exit_now(code)
+    for child in _children:  # before the folders go: nothing may still write there
+        if child.proc.poll() is None:
+            child.close()
+    for folder in _folders:
+        shutil.rmtree(folder, ignore_errors=True)
     exit_now(0)
 
 
