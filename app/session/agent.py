@@ -937,9 +937,6 @@ class AgentSession:
             started_at=self._clock(),
         )
         call = _Call(view, crm_id, dtmf_after=target.extension)
-        with self._lock:
-            self._calls[call_id] = call
-            orphans = self._orphans.pop(call_id, [])
         self._emit(view)
         if crm_id is not None and crm_number is not None:
             create = crm.CallCreate(
@@ -968,10 +965,26 @@ class AgentSession:
                 )
                 self._write(lambda: self.outbox.post_card(card))
             self._emit(CallLogChanged(crm_id, call_id))
-            if contact is None:
-                self._match(call_id, crm_number)
-        for orphan in orphans:
-            self._apply_state(call, orphan)
+        self._register_outbound(call_id, call)
+        if crm_id is not None and crm_number is not None and contact is None:
+            self._match(call_id, crm_number)
+
+    def _register_outbound(self, call_id: str, call: _Call) -> None:
+        """Make a dialled call visible to engine events, after the CRM record is queued.
+
+        The engine often reports `calling`, `ringing` and even `in_call` before its reply to
+        make_call reaches us; those events wait as orphans. They are applied here in order,
+        and the call is registered only when none is left, so an early `calling` can never
+        be applied after a later `in_call` (the call stuck at "Calling...")."""
+        while True:
+            with self._lock:
+                orphans = self._orphans.pop(call_id, [])
+                if not orphans:
+                    if call_id not in self._ended:
+                        self._calls[call_id] = call
+                    return
+            for orphan in orphans:
+                self._apply_state(call, orphan)
 
     def _voice_chat(self, request: DialRequest) -> crm.Chat | None:
         if not request.chat_id or not request.contact_id:
