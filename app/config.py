@@ -63,6 +63,10 @@ class SettingInvalid(ValueError):
     """A value of the wrong type or outside what the setting accepts."""
 
 
+#: The ringtones Settings offers (softphone.audio.tones.RINGTONES has their sound).
+RINGTONES = ("classic", "soft", "digital")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the agent can see. Defaults are what a first start uses."""
@@ -77,7 +81,7 @@ class Settings:
     audio_input: str = ""  # device id; "" = system default
     audio_output: str = ""
     audio_ringer: str = ""
-    ringtone: str = "classic"  # a bundled tone name or a WAV path
+    ringtone: str = "classic"  # one of RINGTONES
     default_region: str = ""  # "US"; "" = from provisioning, then the system locale
     recording_allowed: bool = True
     allowed_transports: tuple[str, ...] = TRANSPORTS

@@ -25,5 +25,7 @@ run bench/crm_ws_latency.py
 run bench/app_launch.py --runs 5
 run bench/app_calllog.py
 run bench/app_idle.py
+run bench/app_popup_latency.py --rings 20
+run bench/app_dial_latency.py --calls 20
 [ -x dist/lodgephone/lodgephone ] && run bench/installer_launch.py
 echo "JSON lines: $out"

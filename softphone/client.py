@@ -336,6 +336,9 @@ class EngineClient:
     ) -> None:
         self.request(commands.SetDevices(input_id, output_id, ringer_id), timeout)
 
+    def set_ringtone(self, name: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        self.request(commands.SetRingtone(name), timeout)
+
     def get_state(self, timeout: float = DEFAULT_TIMEOUT_S) -> Result:
         return self.request(commands.GetState(), timeout)
 

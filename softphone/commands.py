@@ -176,6 +176,14 @@ class SetDevices:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRingtone:
+    """Which ringtone rings on the ringer device (`softphone.audio.tones.RINGTONES`: classic,
+    soft, digital). Result: {}. Takes effect from the next ring (a ringing call keeps its)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class GetState:
     """Result: {"accounts": [...], "calls": [CallStateChanged fields...]}."""
 
@@ -210,6 +218,7 @@ Command = (
     | StopPlayback
     | ListDevices
     | SetDevices
+    | SetRingtone
     | GetState
     | Shutdown
 )
@@ -245,6 +254,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         StopPlayback,
         ListDevices,
         SetDevices,
+        SetRingtone,
         GetState,
         Shutdown,
     )

@@ -29,9 +29,9 @@ class AudioCheckError(RuntimeError):
 class AudioCheck(Protocol):
     """What the Settings window needs; a fake stands in for pure widget tests."""
 
-    def play_tone(self, output_id: str, ring: bool = False) -> float:
-        """Start the test tone (``ring``: the ringtone) on ``output_id`` ("" = default);
-        returns how long it plays, in seconds."""
+    def play_tone(self, output_id: str, ring: bool = False, ringtone: str = "classic") -> float:
+        """Start the test tone (``ring``: one ring of ``ringtone``) on ``output_id`` ("" =
+        default); returns how long it plays, in seconds."""
         ...
 
     def stop_tone(self) -> None: ...
@@ -52,15 +52,17 @@ def level_of_peak(peak: int) -> float:
     return max(0.0, min(1.0, (db - FLOOR_DB) / -FLOOR_DB))
 
 
-def tone_samples(ring: bool = False) -> Any:
-    """The test tone (or one ring of the engine's own ringtone) as int16 numpy samples."""
+def tone_samples(ring: bool = False, ringtone: str = "classic") -> Any:
+    """The test tone (or one ring of the engine's own `ringtone`) as int16 numpy samples."""
     import numpy as np
 
     if ring:
-        from softphone.audio.tones import RINGTONE, Pattern, Segment, render
+        from softphone.audio.tones import Pattern, Segment, render
+        from softphone.audio.tones import ringtone as pattern_of
 
         # One ring without the long pause after it (a short tail lets the device drain).
-        return render(Pattern((*RINGTONE.segments[:-1], Segment((), 200)), loop=False))
+        segments = pattern_of(ringtone).segments
+        return render(Pattern((*segments[:-1], Segment((), 200)), loop=False))
 
     n = round(TONE_S * RATE)
     t = np.arange(n, dtype=np.float64) / RATE
@@ -102,11 +104,11 @@ class DeviceAudioCheck:
         except Exception as exc:  # miniaudio's own errors name no device
             raise AudioCheckError(f"the device would not open ({exc})") from exc
 
-    def play_tone(self, output_id: str, ring: bool = False) -> float:
+    def play_tone(self, output_id: str, ring: bool = False, ringtone: str = "classic") -> float:
         import numpy as np
 
         self.stop_tone()
-        samples = tone_samples(ring)
+        samples = tone_samples(ring, ringtone)
         position = 0
 
         def source(frames: int) -> Any:

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from app.config import ConfigStore, Settings
+from app.config import RINGTONES, ConfigStore, Settings
 from softphone.audio.devices import AudioDevice, DeviceKind
 from softphone.errors import EngineError
 from softphone.events import AudioDevicesChanged, AudioStarted
@@ -35,6 +35,7 @@ class DeviceEngine(Protocol):
     def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
     def list_devices(self) -> tuple[AudioDevice, ...]: ...
     def set_devices(self, input_id: str = "", output_id: str = "", ringer_id: str = "") -> None: ...
+    def set_ringtone(self, name: str) -> None: ...
 
 
 def usable(chosen: Chosen, devices: tuple[AudioDevice, ...] | list[AudioDevice]) -> Chosen:
@@ -59,6 +60,7 @@ class DeviceChoice:
         self._lock = threading.Lock()
         self._closed = False
         self._last_wanted: Chosen = ("", "", "")
+        self._last_ringtone = ""
         #: What the engine was last told (None: nothing yet); for diagnostics and tests.
         self.applied: Chosen | None = None
         self.applied_event = threading.Event()  # set after each successful apply
@@ -71,6 +73,10 @@ class DeviceChoice:
     @staticmethod
     def chosen(settings: Settings) -> Chosen:
         return (settings.audio_input, settings.audio_output, settings.audio_ringer)
+
+    @staticmethod
+    def ringtone(settings: Settings) -> str:
+        return settings.ringtone if settings.ringtone in RINGTONES else RINGTONES[0]
 
     def apply(self) -> concurrent.futures.Future[Chosen | None]:
         """Tell the engine the current choice (on the worker thread)."""
@@ -94,15 +100,21 @@ class DeviceChoice:
             self.apply()
 
     def _on_settings(self, settings: Settings) -> None:
-        if self.chosen(settings) != self._last_wanted:
+        if (
+            self.chosen(settings) != self._last_wanted
+            or self.ringtone(settings) != self._last_ringtone
+        ):
             self.apply()
 
     def _apply_now(self) -> Chosen | None:
         wanted = self.chosen(self._config.settings)
+        tone = self.ringtone(self._config.settings)
         self._last_wanted = wanted
+        self._last_ringtone = tone
         try:
             ids = usable(wanted, self._engine.list_devices())
             self._engine.set_devices(*ids)
+            self._engine.set_ringtone(tone)
         except EngineError as exc:  # not up yet, or no audio bridge: AudioStarted retries
             log.info("audio devices not applied yet: %s", exc)
             return None

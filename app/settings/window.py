@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
-from app.config import ConfigStore, SettingInvalid, SettingLocked
+from app.config import RINGTONES, ConfigStore, SettingInvalid, SettingLocked
 from app.mainwindow import look
 from app.mainwindow.look import follow, lock_pixmap
 from app.session.model import AudioDevicesListed, LineStatus
@@ -36,7 +36,6 @@ from app.widgets.level import LevelMeter
 
 LOCKED = "(set by your organisation)"
 LOCKED_NOTE = "Locked: set by your organisation"
-RINGTONES = ("classic", "soft", "digital")
 METER_MS = 50
 NOT_CONNECTED = " (not connected)"
 SAVED_MS = 2500
@@ -530,7 +529,11 @@ class SettingsWindow(QWidget):
         other = self.test_tone if ring else self.ring_test
         where = _device_name(combo)
         try:
-            seconds = self._check_audio().play_tone(combo.currentData() or "", ring=ring)
+            seconds = self._check_audio().play_tone(
+                combo.currentData() or "",
+                ring=ring,
+                ringtone=str(self.ringtone.currentData() or "classic"),
+            )
         except Exception as exc:  # no sound system, device gone: say so, keep the window
             self._note(f"Could not play on {where}: {exc}.")
             return

@@ -25,7 +25,7 @@ from softphone.audio.devices import AudioDevice
 from softphone.audio.media import DEFAULT_BUFFERING, FRAME_SAMPLES, RATE, Buffering, MediaCore
 from softphone.audio.native import NativeAudio
 from softphone.audio.router import DeviceRouter, DevicesChanged, StreamFailed
-from softphone.audio.tones import RINGBACK_ITU, WAITING_BEEP, Pattern, ToneSource
+from softphone.audio.tones import RINGBACK_ITU, WAITING_BEEP, Pattern, ToneSource, ringtone
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,11 @@ class AudioBridge:
         return self._core.muted
 
     # -- tones -------------------------------------------------------------------------
+    def set_ringtone(self, name: str) -> None:
+        """The ringtone for the next ring (tones.RINGTONES); a ring already sounding keeps
+        its tone."""
+        self._router.ringtone_pattern = ringtone(name)
+
     def start_ringtone(self) -> None:
         self._router.want(ringer=True)
 

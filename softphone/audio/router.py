@@ -17,11 +17,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from softphone.audio.backends.base import DeviceBackend, DeviceStream
 from softphone.audio.devices import AudioDevice, DeviceKind
+from softphone.audio.fifo import Samples
 from softphone.audio.media import MediaCore
 from softphone.audio.native import NativeAudio
-from softphone.audio.tones import RINGTONE, ToneSource
+from softphone.audio.tones import RINGTONE, Pattern, ToneSource
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class DeviceRouter:
         self._playback: DeviceStream | None = None
         self._ringer: DeviceStream | None = None
         self._ringtone: ToneSource | None = None
+        self.ringtone_pattern: Pattern = RINGTONE  # set from the owner thread, read here
         self._ringer_close_at = 0.0
         self._failures: dict[str, str] = {}
         self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -176,8 +180,11 @@ class DeviceRouter:
         ringer_dev = self._resolve(w.ringer_id, DeviceKind.OUTPUT)
         if w.ringer:
             self._ringer_close_at = 0.0
-            if self._ringtone is None:
-                self._ringtone = ToneSource(RINGTONE)
+            tone = self._ringtone
+            if tone is None or tone.stopping:
+                # a new ring right after the last one faded out (or never rang): fresh tone,
+                # in the ringtone chosen now; the open stream reads whichever is current
+                self._ringtone = ToneSource(self.ringtone_pattern)
             self._ensure("ringer", True, ringer_dev)
         elif self._ringer is not None:
             if not self._ringer_close_at and self._ringtone is not None:
@@ -230,9 +237,14 @@ class DeviceRouter:
             stream = self._backend.open_playback(device_id, core.playback)
             core.set_playback_open(stream.live)
             return stream
-        tone = self._ringtone or ToneSource(RINGTONE)
-        self._ringtone = tone
-        return self._backend.open_playback(device_id, tone.read)
+        if self._ringtone is None:
+            self._ringtone = ToneSource(self.ringtone_pattern)
+        return self._backend.open_playback(device_id, self._ring_samples)
+
+    def _ring_samples(self, n: int) -> Samples:
+        """The ringer stream's source (device thread): the current ring, or silence."""
+        tone = self._ringtone
+        return tone.read(n) if tone is not None else np.zeros(n, dtype=np.int16)
 
     def _close(self, role: str) -> None:
         stream: DeviceStream | None = getattr(self, "_" + role)

@@ -46,6 +46,28 @@ WAITING_BEEP = Pattern(
 # Ringtone: a warm two-note trill, twice, then a pause; louder since it must be noticed.
 _TRILL = tuple(Segment(f, 50, 0.35) for _ in range(8) for f in ((660.0, 1320.0), (880.0, 1760.0)))
 RINGTONE = Pattern((*_TRILL, Segment((), 300), *_TRILL, Segment((), 2000)), loop=True)
+# Soft: a slow rising three-note chime at a lower level, for quiet offices.
+_CHIME = (
+    Segment((523.25,), 220, 0.22),
+    Segment((659.25,), 220, 0.22),
+    Segment((783.99,), 420, 0.22),
+)
+SOFT_RINGTONE = Pattern((*_CHIME, Segment((), 600), *_CHIME, Segment((), 2400)), loop=True)
+# Digital: the short double beep of a desk phone, four times, then a pause.
+_BEEPS = tuple(s for _ in range(4) for s in (Segment((1400.0, 2100.0), 80, 0.3), Segment((), 70)))
+DIGITAL_RINGTONE = Pattern((*_BEEPS, Segment((), 250), *_BEEPS, Segment((), 2200)), loop=True)
+
+#: The ringtones an agent can choose (Settings > Ringtone), by the name the app saves.
+RINGTONES: dict[str, Pattern] = {
+    "classic": RINGTONE,
+    "soft": SOFT_RINGTONE,
+    "digital": DIGITAL_RINGTONE,
+}
+
+
+def ringtone(name: str) -> Pattern:
+    """The named ringtone; an unknown name (an old or hand-edited setting) rings classic."""
+    return RINGTONES.get(name, RINGTONE)
 
 
 def render(pattern: Pattern, rate: int = RATE) -> Samples:

@@ -98,6 +98,7 @@ class Engine(InCallOps):
             c.StopPlayback: lambda cmd: self.stop_playback(cmd.call_id),
             c.ListDevices: lambda _: self.list_devices(),
             c.SetDevices: lambda cmd: self.set_devices(cmd.input_id, cmd.output_id, cmd.ringer_id),
+            c.SetRingtone: lambda cmd: self.set_ringtone(cmd.name),
             c.GetState: lambda _: {
                 "accounts": self.account_snapshot(),
                 "calls": self.call_snapshot(),
@@ -318,6 +319,17 @@ class Engine(InCallOps):
             if dev_id and dev_id not in known:
                 raise CommandError(ErrorCode.INVALID_ARGUMENT, f"no audio device {dev_id!r}")
         self.bridge.set_devices(input_id, output_id, ringer_id)
+        return {}
+
+    def set_ringtone(self, name: str) -> dict[str, Any]:
+        from softphone.audio.tones import RINGTONES
+
+        if name not in RINGTONES:
+            known = ", ".join(RINGTONES)
+            raise CommandError(ErrorCode.INVALID_ARGUMENT, f"no ringtone {name!r} ({known})")
+        if self.bridge is None:
+            raise CommandError(ErrorCode.MEDIA_ERROR, "no audio bridge in this engine")
+        self.bridge.set_ringtone(name)
         return {}
 
 

@@ -54,11 +54,13 @@ class FakeAudioCheck:
         self.heard = 0.0
         self.fail = fail
         self.meter_open = False
+        self.ringtones: list[str] = []
 
-    def play_tone(self, output_id: str, ring: bool = False) -> float:
+    def play_tone(self, output_id: str, ring: bool = False, ringtone: str = "classic") -> float:
         if self.fail:
             raise RuntimeError(self.fail)
         self.calls.append(("play_ring" if ring else "play_tone", output_id))
+        self.ringtones.append(ringtone)
         return 0.2
 
     def stop_tone(self) -> None:
@@ -158,8 +160,10 @@ def test_test_tone_plays_on_the_chosen_speaker_then_frees_it(qtbot, store):
     assert check.calls[-2:] == [("play_tone", "usb-spk"), ("stop_tone",)]
     assert win.test_tone.text() == "Test" and win.audio_note.text() == ""
     win.ringer.setCurrentIndex(win.ringer.findData("int-spk"))
+    win.ringtone.setCurrentIndex(win.ringtone.findData("digital"))
     win.ring_test.click()
     assert check.calls[-1] == ("play_ring", "int-spk")
+    assert check.ringtones[-1] == "digital"  # the ringtone picked, not always the first
     assert win.audio_note.text() == "Playing the ringtone on Built-in speakers."
 
 
@@ -240,6 +244,7 @@ class FakeEngine:
         self.up = up
         self.devices: tuple[AudioDevice, ...] = DEVICES
         self.set_calls: list[tuple[str, str, str]] = []
+        self.ringtones: list[str] = []
         self.listeners: list[Callable[[Any], None]] = []
         self.changed = threading.Event()
 
@@ -259,6 +264,9 @@ class FakeEngine:
     def set_devices(self, input_id: str = "", output_id: str = "", ringer_id: str = "") -> None:
         self.set_calls.append((input_id, output_id, ringer_id))
         self.changed.set()
+
+    def set_ringtone(self, name: str) -> None:
+        self.ringtones.append(name)
 
 
 def test_device_choice_reaches_the_engine_at_start_on_change_and_on_restart(store):
@@ -398,3 +406,17 @@ def test_a_locked_device_can_still_be_tested(qtbot, tmp_path):
     win.ring_test.click()
     assert check.calls == [("play_ring", "int-spk")]
     save_shot(win, "settings-locked-ringer")
+
+
+def test_the_chosen_ringtone_reaches_the_engine_and_the_ringer_test(store):
+    engine = FakeEngine()
+    choice = DeviceChoice(engine, store)
+    try:
+        choice.apply().result(5)
+        assert engine.ringtones[-1] == "classic"
+        store.update(ringtone="soft")
+        wait_until(lambda: engine.ringtones[-1:] == ["soft"], 5, "the soft ringtone applied")
+        store.update(ringtone="no-such-tone")  # a hand-edited file rings classic
+        wait_until(lambda: engine.ringtones[-1:] == ["classic"], 5, "classic again")
+    finally:
+        choice.close()

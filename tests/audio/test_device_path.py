@@ -15,6 +15,7 @@ import pytest
 
 from softphone.client import EngineClient
 from softphone.config import AccountConfig, EngineConfig
+from softphone.errors import CommandRejected
 from softphone.events import (
     AccountAdded,
     AudioDevicesChanged,
@@ -47,7 +48,7 @@ class Phone:
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseRig]:
-    sinks = ("a_mic", "a_spk", "b_mic", "b_spk", "b_alt")
+    sinks = ("a_mic", "a_spk", "a_ring", "b_mic", "b_spk", "b_alt")
     with PulseRig(tmp_path_factory.mktemp("pulse-path"), sinks=sinks) as pulse:
         yield pulse
 
@@ -208,5 +209,38 @@ def test_call_waiting_beeps_over_the_call_on_the_agents_speaker(
             lambda e: isinstance(e, CallStateChanged) and e.state is CallState.ENDED,
             10,
             "hang-up",
+            since=since,
+        )
+
+
+def test_the_chosen_ringtone_rings_on_the_ringer(
+    rig: PulseRig, phones: tuple[Phone, Phone]
+) -> None:
+    a, b = phones
+    rig.stop_playing()
+    a.client.set_devices(input_id="a_mic.monitor", output_id="a_spk", ringer_id="a_ring")
+    with pytest.raises(CommandRejected, match="no ringtone 'jazz'"):
+        a.client.set_ringtone("jazz")
+    for name, hz in (("digital", 1400.0), ("soft", 523.25)):
+        a.client.set_ringtone(name)
+        ring = rig.record("a_ring.monitor")
+        since = a.events.mark()
+        call = b.client.make_call("b", a.uri)
+        incoming = a.events.wait_for(
+            lambda e: isinstance(e, IncomingCallReceived), 10, "A rings", since=since
+        )
+        assert isinstance(incoming, IncomingCallReceived)
+        wait_until(
+            lambda ring=ring, hz=hz: (
+                analyse(ring.samples(), RATE, hz, purity=0.3).tone_windows >= 5
+            ),
+            10,
+            f"the {name} ringtone ({hz} Hz) on A's ringer",
+        )
+        b.client.hangup(call)
+        a.events.wait_for(
+            lambda e: isinstance(e, CallStateChanged) and e.state is CallState.ENDED,
+            10,
+            "the ring to end",
             since=since,
         )
