@@ -20,10 +20,12 @@ from app.session.model import (
     CallEnd,
     CallEnded,
     CallerMatched,
+    ErrorKind,
     IncomingCall,
     LineState,
     LineStatus,
     Presence,
+    UserError,
 )
 from app.widgets.icons import app_icon, icon, render
 
@@ -174,6 +176,7 @@ class Tray(QObject):
         s.caller_matched.connect(self.caller_matched)  # type: ignore[attr-defined]
         s.call_ended.connect(self.call_ended)  # type: ignore[attr-defined]
         s.call_state_changed.connect(self._call_changed)  # type: ignore[attr-defined]
+        s.error_raised.connect(self.error)  # type: ignore[attr-defined]
         self.presence_selected.connect(s.set_presence)  # type: ignore[attr-defined]
         self.answer_requested.connect(s.answer)  # type: ignore[attr-defined]
         self.reject_requested.connect(s.reject)  # type: ignore[attr-defined]
@@ -284,6 +287,15 @@ class Tray(QObject):
                     actions=(("callback", "Call back"),),
                 )
             )
+
+    def error(self, error: UserError) -> None:
+        """Warnings that happen away from the dialer (callers turned away, a headset gone)
+        also go to the desktop's notifications: the dialer may be hidden."""
+        if error.kind not in (ErrorKind.CALLS_REFUSED, ErrorKind.AUDIO_DEVICE):
+            return
+        self.notifier.show(
+            Note(key=f"warning:{error.kind.value}", summary=error.message, body=error.what_to_do)
+        )
 
     def _on_note_action(self, key: str, action: str) -> None:
         kind, _, call_id = key.partition(":")

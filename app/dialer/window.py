@@ -393,6 +393,8 @@ class DialerWindow(QWidget):
         self.wrap_page.mark_saved(saved)
 
     def show_error(self, error: UserError) -> None:
+        if error.kind is ErrorKind.CALLS_REFUSED:
+            return  # news, not something to act on here: the tray says it
         if error.kind is ErrorKind.WRAP_UP_FAILED:
             self.wrap_page.mark_failed(f"{error.message}. {error.what_to_do}")
             return

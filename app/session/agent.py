@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from app.config import Settings
 from app.links import LinkError
 from app.session import mapping, outbound, ringing
-from app.session.errors import user_error
+from app.session.errors import ENGINE_WARNINGS, user_error
 from app.session.model import (
     AudioDeviceOption,
     AudioDevicesListed,
@@ -419,6 +419,12 @@ class AgentSession:
                     if call is not None:
                         call.view = dataclasses.replace(call.view, call_id=event.new_call_id)
                         self._calls[event.new_call_id] = call
+            case ev.EngineWarned():
+                kind = ENGINE_WARNINGS.get(event.code)
+                if kind is not None:
+                    self._error(kind, event.message)
+                else:
+                    log.warning("engine: %s (%s)", event.message, event.code or "no code")
             case _:
                 pass
 

@@ -52,6 +52,23 @@ TABLE: dict[ErrorKind, tuple[str, str]] = {
         "Wrap-up not saved",
         "Your notes are still in the form: press Save again.",
     ),
+    ErrorKind.AUDIO_DEVICE: (
+        "Headset or speaker not available",
+        "Check that it is plugged in, or pick another device in Settings > Audio.",
+    ),
+    ErrorKind.CALLS_REFUSED: (
+        "Some callers could not get through",
+        "More calls arrived at once than the phone can take; they heard busy and can call "
+        "back. If this keeps happening, tell your admin.",
+    ),
+}
+
+#: What an engine warning (softphone.events.EngineWarned.code) means for the agent; codes
+#: not listed are logged only.
+ENGINE_WARNINGS: dict[str, ErrorKind] = {
+    "audio_device_failed": ErrorKind.AUDIO_DEVICE,
+    "no_audio": ErrorKind.AUDIO_DEVICE,
+    "inbound_calls_refused": ErrorKind.CALLS_REFUSED,
 }
 
 

@@ -70,6 +70,8 @@ class ErrorKind(enum.StrEnum):
     CRM_UNREACHABLE = "crm_unreachable"
     SIGN_IN_REQUIRED = "sign_in_required"
     WRAP_UP_FAILED = "wrap_up_failed"
+    AUDIO_DEVICE = "audio_device"  # the engine could not open a microphone or speaker
+    CALLS_REFUSED = "calls_refused"  # callers turned away: more calls at once than lines
 
 
 class DisabledReason(enum.StrEnum):

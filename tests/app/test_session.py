@@ -47,6 +47,7 @@ from crmclient.models import (
     can_transition,
 )
 from crmclient.outbox import Outbox
+from softphone import events as ev
 from softphone.client import EngineClient
 from softphone.config import AccountConfig, EngineConfig
 from softphone.events import IncomingCallReceived
@@ -309,3 +310,20 @@ def test_web_crm_call_button_reaches_the_dialer(rig, runner):
     req = next(e for e in rec.events if isinstance(e, DialRequest))
     assert req.number == GUEST and req.chat_id == "chat-maria"
     assert req.source.value == "crm" and req.dial_now is False
+
+
+def test_engine_warnings_reach_the_agent_in_plain_words(rig, runner):
+    session, _guest, rec, _embedded, _outbox = rig
+    # what the engine client's reader thread does with an engine_warned line
+    session.engine._emit(
+        ev.EngineWarned("2 inbound call(s) refused: 2 got 503", "inbound_calls_refused")
+    )
+    session.engine._emit(ev.EngineWarned("playback: cannot open output device", "no_audio"))
+    session.engine._emit(ev.EngineWarned("srtp renegotiated", "some_future_code"))
+    wait_until(lambda: len(rec.of(UserError)) >= 2, 5, "two errors for the agent")
+    kinds = [e.kind for e in rec.of(UserError)]
+    assert kinds == [ErrorKind.CALLS_REFUSED, ErrorKind.AUDIO_DEVICE]  # the unknown one: log
+    refused = rec.of(UserError)[0]
+    assert refused.message == "Some callers could not get through"
+    assert "call back" in refused.what_to_do
+    assert "503" in refused.detail

@@ -6,11 +6,13 @@ import pytest
 from PySide6.QtGui import QColor
 
 from app.notify import Note, Notifier
+from app.session.errors import user_error
 from app.session.model import (
     CallDirection,
     CallEnd,
     CallEnded,
     CallPhase,
+    ErrorKind,
     IncomingCall,
     LineState,
     LineStatus,
@@ -132,6 +134,20 @@ def test_ring_and_missed_notifications(qtbot, tray: Tray) -> None:
     count = len(notifier.shown)
     tray.ringing(IncomingCall(ringing))
     assert len(notifier.shown) == count  # do not disturb: no ring notification
+
+
+def test_engine_warnings_become_notifications(qtbot, tray: Tray) -> None:
+    notifier: RecordingNotifier = tray.notifier  # type: ignore[assignment]
+    count = len(notifier.shown)
+    tray.error(user_error(ErrorKind.BUSY_WITH_CALL))  # the dialer's business, not the tray's
+    assert len(notifier.shown) == count
+    tray.error(user_error(ErrorKind.CALLS_REFUSED, "2 inbound call(s) refused"))
+    note = notifier.shown[-1]
+    assert note.key == "warning:calls_refused"
+    assert note.summary == "Some callers could not get through"
+    assert "call back" in note.body and "503" not in note.body  # no technical detail
+    with qtbot.waitSignal(tray.show_dialer_requested, timeout=1000):
+        notifier.action_invoked.emit(note.key, "default")
 
 
 def test_tray_menu_screenshot(qtbot, tray: Tray) -> None:
