@@ -14,9 +14,9 @@ import sys
 def _main() -> int:
     args = sys.argv[1:]
     if args[:1] == ["--engine"]:
-        from softphone.__main__ import main as engine_main
+        from softphone.__main__ import run as engine_run
 
-        return int(engine_main(args[1:]) or 0)
+        engine_run(args[1:])  # ends the process itself (see softphone.__main__.run)
     if args[:1] == ["--autostart"]:
         from app.config import ConfigStore
 

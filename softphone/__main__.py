@@ -16,6 +16,7 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     return engine.run()
 
 
-if __name__ == "__main__":
-    code = main()
-    # PJSIP is destroyed; skip interpreter teardown, where the daemon stdin reader (blocked
-    # in read()) would make CPython abort on the buffered stdin lock.
+def run(argv: list[str] | None = None) -> NoReturn:
+    """Run the engine and end the process without interpreter teardown: PJSIP is destroyed
+    by then, and the daemon stdin reader (blocked in read()) would make CPython abort on the
+    buffered stdin lock (exit -6 instead of 0). Also the frozen bundle's `--engine` mode."""
+    code = main(argv)
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -27,6 +27,13 @@ say "installed in ${install_ms} ms"
 grep -q "x-scheme-handler/tel=.*lodgephone.desktop" /usr/share/applications/mimeinfo.cache \
     || fail "tel: handler not registered in mimeinfo.cache"
 
+# The packaged engine speaks its protocol and exits 0 when told to (not an abort at exit).
+engine_out=$(printf '{"id": 1, "cmd": "shutdown"}\n' \
+    | /usr/bin/lodgephone --engine --config '{"log_level": 0}' 2>/dev/null) \
+    || fail "packaged engine exited $? on shutdown"
+grep -q '"event":"engine_stopped"' <<<"$engine_out" || fail "packaged engine: no engine_stopped"
+say "packaged engine: hello, shutdown, exit 0"
+
 # A private agent: own home, runtime dir and settings; the embedded CRM without the demo line.
 agent=$(mktemp -d)
 export HOME="$agent/home" XDG_RUNTIME_DIR="$agent/run" XDG_CONFIG_HOME="$agent/home/.config"
