@@ -30,16 +30,13 @@ from app_rig import (
     ROOT,
     RunningApp,
     Sniffer,
+    add_pace_option,
     app_environment,
     run_bench,
     summary,
     wait_until,
 )
 
-#: Pause before each call: the engine keeps a call's RTP sockets for ~0.5 s after it ends
-#: and answers 503 to INVITEs beyond its media budget (flood guard); agents are never rung
-#: or dial that fast, so the bench waits instead of measuring the guard.
-PACE_S = 1.0
 TARGET_MS = 30.0
 #: A New York number that is no demo contact (no chat, no permission step before dialling).
 NUMBER = "+12125550123"
@@ -48,13 +45,7 @@ NUMBER = "+12125550123"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument(
-        "--pace",
-        type=float,
-        default=PACE_S,
-        help="seconds between calls (the engine counts a call's media for 0.5 s after it "
-        "ends and refuses INVITEs in a burst with 503)",
-    )
+    add_pace_option(parser)
     args = parser.parse_args()
     app_environment("lp-dial-")
     os.chdir(ROOT)

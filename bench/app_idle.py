@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.rig.appenv import app_cli, private_app_env
+
 ROOT = Path(__file__).resolve().parents[1]
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -67,27 +70,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=8.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lp-idle-") as tmp:
-        env = {
-            **os.environ,
-            "LODGEPHONE_RUNTIME_DIR": f"{tmp}/run",
-            "LODGEPHONE_CONFIG_DIR": f"{tmp}/config",
-            "LODGEPHONE_DATA_DIR": f"{tmp}/data",
-            "LODGEPHONE_LOG_DIR": f"{tmp}/log",
-            "LODGEPHONE_POLICY": f"{tmp}/none.toml",
-            "LODGEPHONE_AUDIO": "null",
-            "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-        }
+        env = private_app_env(Path(tmp))
 
         def cli(*a: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "app", *a],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
+            return app_cli(env, *a)
 
         proc = subprocess.Popen(
             [sys.executable, "-m", "app", "--minimized"],

@@ -32,6 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.rig.appenv import private_app_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -55,17 +58,7 @@ def _stamps(ready: Path) -> list[float]:
 
 def one_launch(tmp: Path) -> tuple[float, float, float]:
     ready = tmp / "ready"
-    env = {
-        **os.environ,
-        "LODGEPHONE_RUNTIME_DIR": str(tmp / "run"),
-        "LODGEPHONE_CONFIG_DIR": str(tmp / "config"),
-        "LODGEPHONE_DATA_DIR": str(tmp / "data"),
-        "LODGEPHONE_LOG_DIR": str(tmp / "log"),
-        "LODGEPHONE_POLICY": str(tmp / "none.toml"),
-        "LODGEPHONE_AUDIO": "null",
-        "LODGEPHONE_READY_FILE": str(ready),
-        "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-    }
+    env = private_app_env(tmp, LODGEPHONE_READY_FILE=str(ready))
     t0 = time.time()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app"],

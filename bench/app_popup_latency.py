@@ -35,6 +35,7 @@ from app_rig import (
     ROOT,
     RunningApp,
     Sniffer,
+    add_pace_option,
     app_environment,
     run_bench,
     summary,
@@ -42,10 +43,6 @@ from app_rig import (
     wait_until,
 )
 
-#: Pause before each call: the engine keeps a call's RTP sockets for ~0.5 s after it ends
-#: and answers 503 to INVITEs beyond its media budget (flood guard); agents are never rung
-#: or dial that fast, so the bench waits instead of measuring the guard.
-PACE_S = 1.0
 TARGET_MS = 100.0
 #: What the popup says until the CRM has matched the caller to a contact.
 NOT_MATCHED = "Not in your contacts"
@@ -54,13 +51,7 @@ NOT_MATCHED = "Not in your contacts"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rings", type=int, default=20)
-    parser.add_argument(
-        "--pace",
-        type=float,
-        default=PACE_S,
-        help="seconds between calls (the engine counts a call's media for 0.5 s after it "
-        "ends and refuses INVITEs in a burst with 503)",
-    )
+    add_pace_option(parser)
     args = parser.parse_args()
     app_environment("lp-popup-")
     os.chdir(ROOT)

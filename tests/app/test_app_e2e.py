@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,33 +14,17 @@ import pytest
 from crmclient.embedded import EmbeddedCrm
 from crmclient.models import CallDirection, CallStatus
 from tests.app.helpers import ROOT, wait_until
+from tests.rig.appenv import app_cli, private_app_env
 
 pytestmark = pytest.mark.slow
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LODGEPHONE_RUNTIME_DIR": str(tmp / "run"),
-        "LODGEPHONE_CONFIG_DIR": str(tmp / "config"),
-        "LODGEPHONE_DATA_DIR": str(tmp / "data"),
-        "LODGEPHONE_LOG_DIR": str(tmp / "log"),
-        "LODGEPHONE_POLICY": str(tmp / "no-policy.toml"),
-        "LODGEPHONE_AUDIO": "null",
-        "QT_QPA_PLATFORM": "offscreen",
-    }
+    return private_app_env(tmp, QT_QPA_PLATFORM="offscreen")
 
 
 def _cli(env, *args, check=True):
-    proc = subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    proc = app_cli(env, *args)
     if check and proc.returncode != 0:
         raise AssertionError(f"lodgephone {' '.join(args)}: {proc.returncode} {proc.stderr}")
     return proc

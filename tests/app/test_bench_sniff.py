@@ -73,4 +73,8 @@ def test_stamps_an_invite_on_loopback_with_the_kernel_time() -> None:
     assert request["method"] == "INVITE"
     assert request["call_id"] == "bench-sniff-test@127.0.0.1"
     assert request["cseq"] == "1 INVITE"
-    assert before <= request["t_ns"] <= after  # stamped inside sendto(), by the kernel
+    # Stamped inside sendto(), by the kernel. Its packet clock and user space's reading of
+    # CLOCK_REALTIME were seen 23 us apart on a loaded machine (CI), so allow 0.2 ms: the
+    # benches built on these stamps measure milliseconds.
+    skew = 200_000
+    assert before - skew <= request["t_ns"] <= after + skew

@@ -24,6 +24,7 @@ from crmclient.secrets import Backend, SecretKind, SecretStore
 from crmclient.server import RunningServer, ServerConfig, start_server
 from tests.app.helpers import ROOT, wait_until
 from tests.crmclient import keyring_rig
+from tests.rig.appenv import app_cli, private_app_env
 
 EMAIL = "maya@lodgestory.test"
 PASSWORD = "demo-user"
@@ -105,29 +106,13 @@ def crm(tmp_path: Path) -> Iterator[RunningServer]:
 
 
 def _env(tmp: Path, rig: keyring_rig.KeyringRig) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LODGEPHONE_RUNTIME_DIR": str(tmp / "run"),
-        "LODGEPHONE_CONFIG_DIR": str(tmp / "config"),
-        "LODGEPHONE_DATA_DIR": str(tmp / "data"),
-        "LODGEPHONE_LOG_DIR": str(tmp / "log"),
-        "LODGEPHONE_POLICY": str(tmp / "no-policy.toml"),
-        "LODGEPHONE_AUDIO": "null",
-        "QT_QPA_PLATFORM": "offscreen",
-        "DBUS_SESSION_BUS_ADDRESS": rig.bus_address,
-    }
+    return private_app_env(
+        tmp, QT_QPA_PLATFORM="offscreen", DBUS_SESSION_BUS_ADDRESS=rig.bus_address
+    )
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return app_cli(env, *args)
 
 
 def _status(env: dict[str, str]) -> dict[str, Any] | None:

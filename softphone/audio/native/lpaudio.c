@@ -78,6 +78,17 @@ static struct {
 static LP_THREAD long t_desc[LP_DESC_LONGS];
 static LP_THREAD int t_registered;
 
+static lp_frame audio_frame(int16_t *buf, uint64_t timestamp)
+{
+    lp_frame f;
+    f.type = LP_FRAME_AUDIO;
+    f.buf = buf;
+    f.size = g.frame_samples * sizeof(int16_t);
+    f.timestamp = timestamp;
+    f.bit_info = 0;
+    return f;
+}
+
 static void ensure_registered(const char *name)
 {
     void *thread = NULL;
@@ -152,12 +163,7 @@ LP_EXPORT void lp_capture_cb(void *device, void *output, const void *input, uint
             g.cap_len = 0;
             g.frames_dropped++;
         } else if (g.cap_len == g.frame_samples) {
-            lp_frame f;
-            f.type = LP_FRAME_AUDIO;
-            f.buf = g.cap_buf;
-            f.size = g.frame_samples * sizeof(int16_t);
-            f.timestamp = g.cap_ts;
-            f.bit_info = 0;
+            lp_frame f = audio_frame(g.cap_buf, g.cap_ts);
             if (g.put_frame(g.master, &f) != 0)
                 g.errors++;
             g.cap_ts += g.frame_samples;
@@ -182,12 +188,7 @@ LP_EXPORT void lp_playback_cb(void *device, void *output, const void *input, uin
     while (count) {
         unsigned take;
         if (g.play_pos == g.play_len) {
-            lp_frame f;
-            f.type = LP_FRAME_AUDIO;
-            f.buf = g.play_buf;
-            f.size = g.frame_samples * sizeof(int16_t);
-            f.timestamp = g.play_ts;
-            f.bit_info = 0;
+            lp_frame f = audio_frame(g.play_buf, g.play_ts);
             if (g.get_frame(g.master, &f) != 0) {
                 g.errors++;
                 f.type = 0;
