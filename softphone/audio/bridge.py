@@ -29,7 +29,7 @@ from softphone.audio.tones import RINGBACK_ITU, WAITING_BEEP, Pattern, ToneSourc
 
 log = logging.getLogger(__name__)
 
-CLOCK_LINGER_S = 0.5  # keep the null clock ticking this long after the last call
+CLOCK_LINGER_S = 0.5  # keep the bridge's clock ticking this long after the last call
 
 
 class _BridgePort(pj.AudioMediaPort):  # type: ignore[misc]
@@ -147,7 +147,12 @@ class AudioBridge:
                 except pj.Error as exc:
                     log.debug("audio: stopTransmit on a gone port: %s", exc.info())
         if not self._attached:
-            self._router.want(capture=False, playback=False)
+            if self._native is not None:
+                # the speaker's stream is the bridge's clock: it runs on a little (housekeep)
+                self._router.want(capture=False)
+            else:
+                self._router.want(capture=False, playback=False)
+            self._idle_since = time.monotonic()
             self.housekeep()
 
     def housekeep(self) -> None:
@@ -157,15 +162,17 @@ class AudioBridge:
         idle = (core.ringback is None or core.ringback.finished) and (
             core.beep is None or core.beep.finished
         )
-        if not self._attached and self._clock_running and self._idle_since is None:
-            self._idle_since = time.monotonic()
-        elif self._attached:
+        if self._attached:
             self._idle_since = None
-        if self._idle_since is not None and time.monotonic() - self._idle_since >= CLOCK_LINGER_S:
-            # Stopped a little after the last call, not at once: PJSIP 2.15 queues port
-            # removals and disconnections until the next bridge tick.
-            self._run_clock(False)
+        elif self._idle_since is not None and time.monotonic() - self._idle_since >= CLOCK_LINGER_S:
+            # The bridge's clock stops a little after the last call, not at once: PJSIP 2.15
+            # queues port removals and disconnections until the next bridge tick, and a
+            # call's sockets are released only then.
             self._idle_since = None
+            if self._native is not None:
+                self._router.want(playback=False)
+            else:
+                self._run_clock(False)
         if self._native is not None and self._tones_connected and idle:
             self._native.disconnect(int(self._port.getPortId()), both=False)
             self._tones_connected = False
