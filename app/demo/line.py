@@ -115,6 +115,11 @@ class DemoLine:
     def _on_event(self, event: object) -> None:
         if isinstance(event, IncomingCallReceived):
             log.info("demo guest answering %s", event.remote_uri)
+            if not event.auto_answer:
+                # The engine auto-answers only a line with no other call (an agent's
+                # auto-answer must not take a second call). The guest answers every call,
+                # even while it is still ringing the agent itself.
+                self.client.submit(commands.Answer(event.call_id, hold_others=False))
         elif isinstance(event, CallStateChanged):
             self._on_call(event)
         elif isinstance(event, DtmfReceived):

@@ -126,6 +126,31 @@ def test_guest_rings_the_agent_as_maria(demo: DemoLine, agent) -> None:
     )
 
 
+def test_guest_answers_the_agent_even_while_it_rings_the_agent(demo: DemoLine, agent) -> None:
+    client, events, port = agent
+    demo.ring_agent_later(f"sip:agent@127.0.0.1:{port}", delay_s=0.0)
+    ring = events.wait_for(lambda e: isinstance(e, IncomingCallReceived))
+    assert isinstance(ring, IncomingCallReceived)
+    call_id = client.make_call("demo", "+12125550199")  # Maria still ringing here
+    events.wait_for(
+        lambda e: (
+            isinstance(e, CallStateChanged)
+            and e.call_id == call_id
+            and e.state is CallState.IN_CALL
+        )
+    )
+    client.hangup(call_id)
+    client.reject(ring.call_id)
+    ended: set[str] = set()
+
+    def both_final(e: object) -> bool:
+        if isinstance(e, CallStateChanged) and e.state.is_final:
+            ended.add(e.call_id)
+        return {call_id, ring.call_id} <= ended
+
+    events.wait_for(both_final)
+
+
 async def test_demo_contacts_in_the_embedded_crm(tmp_path: Path) -> None:
     from crmclient.embedded import EmbeddedCrm
 
