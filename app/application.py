@@ -70,6 +70,7 @@ class Application:
         self.session: Any = None
         self.qt_session: Any = None
         self.engine: Any = None
+        self.device_choice: Any = None  # app.settings.devices.DeviceChoice, with the engine
         self.backend: Any = None
         self.outbox: Any = None
         self.dialer: Any = None
@@ -595,6 +596,8 @@ class Application:
             self.session.close()
         if self.qt_session is not None:
             self.qt_session.close()
+        if self.device_choice is not None:
+            self.device_choice.close()  # before the engine stops: no apply into a dying one
         if self.demo_line is not None:
             with contextlib.suppress(Exception):
                 self.demo_line.stop()
