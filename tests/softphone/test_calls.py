@@ -16,32 +16,12 @@ from softphone.events import (
     RecordingStopped,
 )
 from softphone.types import CallDirection, CallState, DtmfMethod, EndReason, ErrorCode, RejectKind
+from tests.softphone.calling import connect as _connect
+from tests.softphone.calling import hang_up as _end
+from tests.softphone.calling import wait_state as _state
 from tests.softphone.conftest import Phone, start_phone
 from tests.softphone.helpers import tone_power, wait_until
 from tests.softphone.rawsip import RawUac
-
-
-def _state(phone: Phone, call_id: str, state: CallState, start: int = 0) -> CallStateChanged:
-    return phone.events.wait_for(
-        CallStateChanged, lambda e: e.call_id == call_id and e.state is state, start=start
-    )
-
-
-def _connect(alice: Phone, bob: Phone) -> tuple[str, str]:
-    a0, b0 = alice.events.mark(), bob.events.mark()
-    call_id = alice.client.make_call("alice", bob.uri)
-    incoming = bob.events.wait_for(IncomingCallReceived, start=b0)
-    bob.client.answer(incoming.call_id)
-    _state(alice, call_id, CallState.IN_CALL, a0)
-    _state(bob, incoming.call_id, CallState.IN_CALL, b0)
-    return call_id, incoming.call_id
-
-
-def _end(alice: Phone, bob: Phone, a_call: str, b_call: str) -> None:
-    a0, b0 = alice.events.mark(), bob.events.mark()
-    alice.client.hangup(a_call)
-    _state(alice, a_call, CallState.ENDED, a0)
-    _state(bob, b_call, CallState.ENDED, b0)
 
 
 @pytest.fixture

@@ -21,37 +21,17 @@ from softphone.events import (
     IncomingCallReceived,
 )
 from softphone.types import CallState, ErrorCode, Transport
+from tests.softphone.calling import connect as _connect
+from tests.softphone.calling import hang_up as _hang_up
+from tests.softphone.calling import wait_state as _state
 from tests.softphone.conftest import ENGINE, Phone, start_phone
 from tests.softphone.helpers import tone_power, wait_until
 from tests.softphone.rawsip import RawUac, RawUas
 
 
-def _state(phone: Phone, call_id: str, state: CallState, start: int = 0) -> CallStateChanged:
-    return phone.events.wait_for(
-        CallStateChanged, lambda e: e.call_id == call_id and e.state is state, start=start
-    )
-
-
 def _last(phone: Phone, call_id: str) -> CallStateChanged | None:
     changes = [e for e in phone.events.of(CallStateChanged) if e.call_id == call_id]
     return changes[-1] if changes else None
-
-
-def _connect(alice: Phone, bob: Phone) -> tuple[str, str]:
-    a0, b0 = alice.events.mark(), bob.events.mark()
-    call_id = alice.client.make_call("alice", bob.uri)
-    incoming = bob.events.wait_for(IncomingCallReceived, start=b0)
-    bob.client.answer(incoming.call_id)
-    _state(alice, call_id, CallState.IN_CALL, a0)
-    _state(bob, incoming.call_id, CallState.IN_CALL, b0)
-    return call_id, incoming.call_id
-
-
-def _hang_up(caller: Phone, callee: Phone, call_id: str, callee_call: str) -> None:
-    c0, d0 = caller.events.mark(), callee.events.mark()
-    caller.client.hangup(call_id)
-    _state(caller, call_id, CallState.ENDED, c0)
-    _state(callee, callee_call, CallState.ENDED, d0)
 
 
 def test_resume_right_after_hold_is_never_refused(alice: Phone, bob: Phone) -> None:
