@@ -12,7 +12,6 @@ import json
 import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,45 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 from crmclient.http import HttpCrm  # noqa: E402
 from crmclient.models import PasswordCredentials  # noqa: E402
+from tests.store.crm_proc import CrmProcess  # noqa: E402
 
 TARGET_P99_MS = 10.0
-
-
-def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crmclient.server",
-            "--db",
-            str(db),
-            "--port",
-            "0",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    url = line.rsplit(" ", 1)[1].strip()
-    deadline = time.monotonic() + 20
-    while True:  # ready when it answers (the schema and seed exist by then)
-        try:
-            if httpx.get(f"{url}/v1/me").status_code == 401:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit("server did not answer")
-        time.sleep(0.05)
 
 
 def add_contacts(db: Path, count: int) -> list[str]:
@@ -145,16 +108,17 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "crm.db"
-        proc, url = start_server(db)  # creates and seeds the schema
-        proc.terminate()
-        proc.wait()
+        server = CrmProcess(db)
+        server.start()
+        server.wait_ready()  # creates and seeds the schema
+        server.stop()
         numbers = add_contacts(db, args.contacts)
-        proc, url = start_server(db)
+        server.start()
         try:
-            samples = asyncio.run(measure(url, numbers, args.n))
+            server.wait_ready()
+            samples = asyncio.run(measure(server.url, numbers, args.n))
         finally:
-            proc.terminate()
-            proc.wait()
+            server.stop()
     samples.sort()
     q = statistics.quantiles(samples, n=100)
     client_q = statistics.quantiles(asyncio.run(measure_client_only(args.n)), n=100)

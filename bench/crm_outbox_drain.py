@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from crmclient.http import HttpCrm  # noqa: E402
 from crmclient.models import CallCreate, CallDirection, PasswordCredentials  # noqa: E402
 from crmclient.outbox import Job, Outbox  # noqa: E402
+from tests.store.crm_proc import CrmProcess  # noqa: E402
 
 TARGET = 1000.0
 
@@ -44,25 +44,10 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="outbox-drain-"))
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "crmclient.server",
-            "--db",
-            str(folder / "crm.db"),
-            "--port",
-            "0",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    server = CrmProcess(folder / "crm.db")
+    server.start()
     try:
-        assert server.stdout is not None
-        url = server.stdout.readline().split()[-1]
+        url = server.url
         outbox = Outbox(folder / "outbox.db", concurrency=args.concurrency)
         t0 = time.perf_counter()
         now = datetime.now(UTC)
@@ -78,11 +63,13 @@ async def main() -> int:
         journal_s = time.perf_counter() - t0
         crm = HttpCrm(url)
         await crm.sign_in(PasswordCredentials("maya@lodgestory.test", "demo-user"))
-        t0, c0, s0 = time.perf_counter(), time.process_time(), _cpu_s(server.pid)
+        assert server.proc is not None
+        server_pid = server.proc.pid
+        t0, c0, s0 = time.perf_counter(), time.process_time(), _cpu_s(server_pid)
         drained = await outbox.drain(outbox.sender(crm), timeout=600)
         drain_s = time.perf_counter() - t0
         client_cpu_ms = (time.process_time() - c0) / args.records * 1000
-        server_cpu_ms = (_cpu_s(server.pid) - s0) / args.records * 1000
+        server_cpu_ms = (_cpu_s(server_pid) - s0) / args.records * 1000
         status = outbox.status()
         await crm.aclose()
         outbox.close()
@@ -107,10 +94,7 @@ async def main() -> int:
         null_rate = args.records / (time.perf_counter() - t0)
         null_box.close()
     finally:
-        server.terminate()
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
+        server.stop()
     rate = args.records / drain_s
     report = {
         "bench": "crm_outbox_drain",

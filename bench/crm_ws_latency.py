@@ -79,38 +79,16 @@ async def measure_reference(n: int, rate: float) -> list[float]:
     the server committed it, so this is commit -> typed event in the client."""
     import tempfile
 
-    import httpx
-
     from crmclient.http import HttpCrm
     from crmclient.models import PasswordCredentials
+    from tests.store.crm_proc import CrmProcess
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "crmclient.server",
-                "--db",
-                f"{tmp}/crm.db",
-                "--port",
-                "0",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
+        server = CrmProcess(Path(tmp) / "crm.db")
+        server.start()
         try:
-            assert server.stdout is not None
-            url = server.stdout.readline().rsplit(" ", 1)[1].strip()
-            for _ in range(400):
-                try:
-                    if httpx.get(f"{url}/v1/me").status_code == 401:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+            server.wait_ready()
+            url = server.url
             crm = HttpCrm(url)
             await crm.sign_in(PasswordCredentials("maya@lodgestory.test", "demo-user"))
             stream = crm.subscribe(after=None)
@@ -133,8 +111,7 @@ async def measure_reference(n: int, rate: float) -> list[float]:
                 await crm.aclose()
             return samples
         finally:
-            server.terminate()
-            server.wait()
+            server.stop()
 
 
 class _Source:

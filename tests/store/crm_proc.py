@@ -12,6 +12,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -52,6 +54,21 @@ class CrmProcess:
         line = self.proc.stdout.readline()  # the server prints its address when listening
         assert line.startswith("crm server listening on http://"), line
         self.port = int(line.rsplit(":", 1)[1])
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        """Until the server answers HTTP: its schema and seed exist by then (it prints its
+        address as soon as the socket is bound, before that)."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                httpx.get(f"{self.url}/v1/me", timeout=2.0)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            threading.Event().wait(0.05)
 
     def kill(self) -> None:
         assert self.proc is not None
