@@ -63,7 +63,8 @@ class SettingInvalid(ValueError):
     """A value of the wrong type or outside what the setting accepts."""
 
 
-#: The ringtones Settings offers (softphone.audio.tones.RINGTONES has their sound).
+#: The ringtones Settings offers: the names of softphone.audio.tones.RINGTONES (a test keeps
+#: them equal; importing the engine's tone tables here would load numpy at start-up).
 RINGTONES = ("classic", "soft", "digital")
 
 

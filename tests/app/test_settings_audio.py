@@ -420,3 +420,10 @@ def test_the_chosen_ringtone_reaches_the_engine_and_the_ringer_test(store):
         wait_until(lambda: engine.ringtones[-1:] == ["classic"], 5, "classic again")
     finally:
         choice.close()
+
+
+def test_settings_offers_exactly_the_engines_ringtones():
+    from app.config import RINGTONES
+    from softphone.audio import tones
+
+    assert tuple(tones.RINGTONES) == RINGTONES
