@@ -451,3 +451,15 @@ def test_contact_search_without_hits_says_so(qtbot, dialer) -> None:
     dialer.set_contacts(ContactsFound("zed", ()))
     assert dialer.dial_page.results.item(0).text() == 'No contact matches "zed"'
     assert dialer.dial_page.call_button.toolTip() == "No phone number available"
+
+
+def test_engine_warnings_in_the_dialer(qtbot, dialer) -> None:
+    from app.session.errors import user_error
+
+    dialer.set_options(options())
+    dialer.show_error(user_error(ErrorKind.CALLS_REFUSED, "2 inbound call(s) refused"))
+    assert not dialer.dial_page.error_banner.isVisible()  # the tray notification says it
+    dialer.show_error(user_error(ErrorKind.AUDIO_DEVICE, "playback: cannot open device"))
+    qtbot.waitUntil(dialer.dial_page.error_banner.isVisible, timeout=2000)
+    assert "Headset or speaker not available" in dialer.dial_page.error_banner.text.text()
+    save_shot(dialer, "dialer-audio-device-error")
